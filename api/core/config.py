@@ -1,0 +1,224 @@
+"""The platform's one settings object, shared by the hub config, the launcher and the api.
+
+Every value comes from the environment (prefix ``DATAZENTR_``) or a ``.env`` file in the
+working directory; ``DATABASE_URL`` is also accepted without the prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from api import __version__
+
+# Values people copy from examples. A secret equal to one of these is refused at start.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "please-change-me",
+        "replace-me",
+        "your-secret-key",
+        "xxx",
+        "todo",
+        "insecure",
+    }
+)
+MIN_SECRET_LENGTH = 32
+# A Unix socket path must fit in sockaddr_un (108 bytes including the name).
+_MAX_SOCKET_DIR_LENGTH = 80
+
+API_SERVICE_NAME = "api"
+API_PREFIX = f"/services/{API_SERVICE_NAME}/"
+
+
+class ConfigError(Exception):
+    """A setting is missing or unusable; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DATAZENTR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path(".data"),
+        description="Where the platform keeps its state: embedded Postgres, hub database, "
+        "generated secrets, user homes of the local spawner.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATAZENTR_DATABASE_URL", "DATABASE_URL"),
+        description="An external PostgreSQL with the `vector` extension. Unset: embedded Postgres.",
+    )
+    hub_ip: str = "127.0.0.1"
+    hub_port: int = 8000
+    hub_api_port: int = Field(default=8081, description="The hub's internal API port.")
+    proxy_api_port: int = Field(default=8001, description="configurable-http-proxy's REST API.")
+    api_port: int = Field(default=8090, description="Where the api service listens (loopback).")
+    admin_users: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="Comma-separated hub user names that are admins."
+    )
+    open_signup: bool = Field(
+        default=True, description="New local accounts can sign in without admin approval."
+    )
+    authenticator: Literal["native"] = "native"
+    spawner: Literal["local"] = "local"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the api's browser cookies. Unset: generated once into the data dir.",
+    )
+    proxy_command: str | None = Field(
+        default=None,
+        description="Path to configurable-http-proxy. Unset: node_modules/.bin in the project.",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("admin_users", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_secret("DATAZENTR_SECRET_KEY", value.get_secret_value())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _empty_means_embedded(cls, value: str | None) -> str | None:
+        return value or None
+
+    # Derived locations -------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def postgres_socket_dir(self) -> Path:
+        preferred = self.data_dir / "run"
+        if len(str(preferred)) <= _MAX_SOCKET_DIR_LENGTH:
+            return preferred
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"datazentr-{digest}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{self.hub_ip}:{self.hub_port}/"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in the form SQLAlchemy's psycopg 3 dialect expects."""
+        if self.database_url is None:
+            return (
+                f"postgresql+psycopg://postgres@/{EMBEDDED_DATABASE}"
+                f"?host={self.postgres_socket_dir}"
+            )
+        return to_sqlalchemy_url(self.database_url)
+
+    def api_secret_key(self) -> str:
+        """The configured secret key, or the one generated into the data dir on first use."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return load_or_create_secret(self.secrets_dir / "secret_key")
+
+    def child_environment(self) -> dict[str, str]:
+        """Settings as environment variables, so child processes resolve the same values."""
+        env = {
+            "DATAZENTR_DATA_DIR": str(self.data_dir),
+            "DATAZENTR_HUB_IP": self.hub_ip,
+            "DATAZENTR_HUB_PORT": str(self.hub_port),
+            "DATAZENTR_HUB_API_PORT": str(self.hub_api_port),
+            "DATAZENTR_PROXY_API_PORT": str(self.proxy_api_port),
+            "DATAZENTR_API_PORT": str(self.api_port),
+            "DATAZENTR_ADMIN_USERS": ",".join(sorted(self.admin_users)),
+            "DATAZENTR_OPEN_SIGNUP": str(self.open_signup).lower(),
+            "DATAZENTR_LOG_LEVEL": self.log_level,
+        }
+        if self.database_url is not None:
+            env["DATAZENTR_DATABASE_URL"] = self.database_url
+        if self.secret_key is not None:
+            env["DATAZENTR_SECRET_KEY"] = self.secret_key.get_secret_value()
+        return env
+
+
+EMBEDDED_DATABASE = "datazentr"
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Accept the usual ``postgres://``/``postgresql://`` forms and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("postgresql+psycopg://"):
+        return url
+    raise ConfigError(
+        f"DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/db), "
+        f"got one starting with {url.split(':', 1)[0]!r}."
+    )
+
+
+def check_secret(name: str, value: str) -> None:
+    if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"{name} is a placeholder or shorter than {MIN_SECRET_LENGTH} characters. "
+            f"Unset it to have one generated into the data dir, or set a random value "
+            f"(for example: openssl rand -hex 32)."
+        )
+
+
+def load_or_create_secret(path: Path) -> str:
+    """Read a secret file, creating it (mode 0600) with a random value the first time."""
+    if path.exists():
+        value = path.read_text().strip()
+        check_secret(str(path), value)
+        return value
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_hex(32)
+    # O_EXCL: two processes starting at once must not each write a different secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return load_or_create_secret(path)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

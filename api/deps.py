@@ -1,0 +1,48 @@
+"""FastAPI dependencies, as ``Annotated`` aliases the routes use as parameter types."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import HubIdentity, HubUser
+from api.core.config import Settings
+from api.core.db import Database
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_identity(request: Request) -> HubIdentity:
+    identity: HubIdentity = request.app.state.identity
+    return identity
+
+
+async def get_session(
+    database: Annotated[Database, Depends(get_database)],
+) -> AsyncIterator[AsyncSession]:
+    async with database.sessionmaker() as session:
+        yield session
+
+
+async def get_current_user(
+    request: Request, identity: Annotated[HubIdentity, Depends(get_identity)]
+) -> HubUser:
+    return await identity.user_for_request(request)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+IdentityDep = Annotated[HubIdentity, Depends(get_identity)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+CurrentUser = Annotated[HubUser, Depends(get_current_user)]

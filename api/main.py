@@ -1,0 +1,73 @@
+"""The api application, served by the hub's proxy under ``/services/api/``.
+
+The proxy forwards full paths, so the app is mounted at the service prefix; inside the
+mount, routes are written relative to it (``/me``, ``/health``) and the docs know their
+public URL through the mount's root path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from api import __version__
+from api.auth import HubIdentity
+from api.core.config import API_PREFIX, Settings, get_settings
+from api.core.db import Database
+from api.errors import install_error_handlers
+from api.routes import me, oauth, system
+
+DESCRIPTION = """
+The DATAZENtr platform API. Authenticate with a JupyterHub API token
+(`Authorization: token <token>`, created on the hub's Token page), or open these pages
+in a browser after logging in to the hub.
+
+Errors are JSON: `{"error": {"status", "code", "message", "fields"?}}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    identity: HubIdentity | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    inner = FastAPI(title="DATAZENtr API", version=__version__, description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database(settings.sqlalchemy_url)
+        # A mounted app runs no lifespan of its own: its routes read the inner app's state.
+        for target in (app, inner):
+            target.state.settings = settings
+            target.state.database = db
+            target.state.identity = identity or HubIdentity()
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    for module in (system, me, oauth):
+        inner.include_router(module.router)
+    install_error_handlers(inner)
+
+    outer = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    install_error_handlers(outer)
+    prefix = API_PREFIX.rstrip("/")
+
+    # The hub's Services menu links to the prefix: people land on the docs.
+    @outer.get(prefix, include_in_schema=False)
+    async def _bare_prefix() -> RedirectResponse:
+        return RedirectResponse(f"{prefix}/docs", status_code=302)
+
+    @inner.get("/", include_in_schema=False)
+    async def _index() -> RedirectResponse:
+        return RedirectResponse(f"{prefix}/docs", status_code=302)
+
+    outer.mount(prefix, inner)
+    return outer

@@ -1,0 +1,84 @@
+"""JupyterHub configuration as pure functions of the platform settings.
+
+``jupyterhub_config.py`` only calls ``apply_all``; tests call each ``apply_*`` with a
+``traitlets.config.Config()`` and look at the result.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.core.config import API_SERVICE_NAME, ConfigError, Settings
+from hub.authenticators import apply_auth
+from hub.spawners import apply_spawner
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def proxy_command(settings: Settings) -> str:
+    if settings.proxy_command:
+        return settings.proxy_command
+    return str(PROJECT_ROOT / "node_modules" / ".bin" / "configurable-http-proxy")
+
+
+def apply_network(settings: Settings, c: Any) -> None:
+    c.JupyterHub.ip = settings.hub_ip
+    c.JupyterHub.port = settings.hub_port
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = settings.hub_api_port
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+    c.ConfigurableHTTPProxy.command = [proxy_command(settings)]
+    c.ConfigurableHTTPProxy.pid_file = str(settings.data_dir / "jupyterhub-proxy.pid")
+    # The hub started the proxy, so it stops it too (the default, stated on purpose).
+    c.ConfigurableHTTPProxy.should_start = True
+    c.JupyterHub.cleanup_proxy = True
+    c.JupyterHub.cleanup_servers = True
+
+
+def apply_state(settings: Settings, c: Any) -> None:
+    """The hub's own database and secrets live in the data dir."""
+    c.JupyterHub.db_url = f"sqlite:///{settings.data_dir / 'jupyterhub.sqlite'}"
+    # JupyterHub creates this file (mode 0600) with a random secret on first start.
+    c.JupyterHub.cookie_secret_file = str(settings.secrets_dir / "jupyterhub_cookie_secret")
+
+
+def apply_services(settings: Settings, c: Any) -> None:
+    service_env = settings.child_environment() | {"PYTHONUNBUFFERED": "1"}
+    c.JupyterHub.services = [
+        {
+            "name": API_SERVICE_NAME,
+            "display": True,
+            "url": f"http://127.0.0.1:{settings.api_port}",
+            "command": [sys.executable, "-m", "api"],
+            "cwd": str(PROJECT_ROOT),
+            "environment": service_env,
+            # Our own service: no "authorize this application?" page on browser login.
+            "oauth_no_confirm": True,
+        }
+    ]
+    c.JupyterHub.load_roles = [
+        {
+            "name": "user",
+            "description": "Every user: their own resources and the platform api.",
+            "scopes": ["self", f"access:services!service={API_SERVICE_NAME}"],
+        }
+    ]
+
+
+def apply_pages(settings: Settings, c: Any) -> None:
+    c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
+    c.JupyterHub.log_level = settings.log_level
+
+
+def apply_all(settings: Settings, c: Any) -> None:
+    if not settings.data_dir.exists():
+        raise ConfigError(f"The data dir {settings.data_dir} does not exist; run `make up`.")
+    apply_network(settings, c)
+    apply_state(settings, c)
+    apply_auth(settings, c)
+    apply_spawner(settings, c)
+    apply_services(settings, c)
+    apply_pages(settings, c)

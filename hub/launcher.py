@@ -1,0 +1,245 @@
+"""``datazentr up``: the whole platform on one machine, on embedded defaults.
+
+Starts, in order: the embedded PostgreSQL (unless DATABASE_URL points elsewhere), the
+database migrations, then JupyterHub, which itself starts the proxy and the api service.
+Ctrl-C (or SIGTERM) stops the hub, which stops what it started, and then Postgres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+from api.core import migrate
+from api.core.config import API_PREFIX, ConfigError, Settings
+from api.core.postgres import EmbeddedPostgres, EmbeddedPostgresError
+from hub.config import PROJECT_ROOT, proxy_command
+
+log = logging.getLogger("datazentr")
+
+READY_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 30
+
+
+class LaunchError(Exception):
+    """The platform cannot start; the message says what to do."""
+
+
+@contextmanager
+def _single_instance(data_dir: Path) -> Iterator[None]:
+    """One launcher per data dir: a second `make up` says so instead of fighting the first."""
+    lock_path = data_dir / "launcher.lock"
+    with lock_path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise LaunchError(
+                f"DATAZENtr is already running from {data_dir} (launcher pid "
+                f"{lock.read().strip() or '?'}). Stop it with Ctrl-C in its terminal first."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def _check_port_free(ip: str, port: int, setting: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            raise LaunchError(
+                f"Port {port} on {ip} is in use by another program. Stop it, or choose "
+                f"another port with {setting}=<port>."
+            ) from None
+
+
+def _preflight(settings: Settings) -> None:
+    proxy = proxy_command(settings)
+    if not Path(proxy).exists():
+        raise LaunchError(
+            f"configurable-http-proxy is missing ({proxy}). Run `make install` (it installs "
+            f"the proxy from npm into node_modules), or set DATAZENTR_PROXY_COMMAND."
+        )
+    for port, setting in (
+        (settings.hub_port, "DATAZENTR_HUB_PORT"),
+        (settings.hub_api_port, "DATAZENTR_HUB_API_PORT"),
+        (settings.proxy_api_port, "DATAZENTR_PROXY_API_PORT"),
+        (settings.api_port, "DATAZENTR_API_PORT"),
+    ):
+        _check_port_free(
+            settings.hub_ip if setting == "DATAZENTR_HUB_PORT" else "127.0.0.1", port, setting
+        )
+
+
+def _wait_until_ready(settings: Settings, hub: subprocess.Popen[bytes]) -> None:
+    base = f"http://127.0.0.1:{settings.hub_port}"
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    for path in ("/hub/health", f"{API_PREFIX}health"):
+        while True:
+            if hub.poll() is not None:
+                raise LaunchError(
+                    f"JupyterHub exited with code {hub.returncode}; see its log above."
+                )
+            try:
+                with urllib.request.urlopen(base + path, timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise LaunchError(f"{base}{path} did not answer within {READY_TIMEOUT_SECONDS}s.")
+            time.sleep(0.2)
+
+
+def _banner(settings: Settings, seconds: float) -> str:
+    url = settings.hub_url
+    admins = ", ".join(sorted(settings.admin_users))
+    if admins:
+        admin_line = (
+            f"Admins: {admins}. An admin signs up at {url}hub/signup with that name the first time."
+        )
+    else:
+        admin_line = (
+            f"No admin yet. To create one: stop (Ctrl-C), run "
+            f"`DATAZENTR_ADMIN_USERS=yourname make up`, then sign up as yourname at "
+            f"{url}hub/signup."
+        )
+    database = "embedded PostgreSQL" if settings.uses_embedded_postgres else "DATABASE_URL"
+    return "\n".join(
+        [
+            "",
+            f"  DATAZENtr is running at {url}   (ready in {seconds:.1f}s)",
+            f"  Sign up:   {url}hub/signup",
+            f"  API docs:  {url}{API_PREFIX.lstrip('/')}docs",
+            f"  {admin_line}",
+            f"  Data dir:  {settings.data_dir}  (database: {database})",
+            "  Stop:      Ctrl-C",
+            "",
+        ]
+    )
+
+
+def _stop_process(process: subprocess.Popen[bytes], name: str) -> None:
+    if process.poll() is not None:
+        return
+    log.info("stopping %s", name)
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning("%s did not stop in %ss; killing its process group", name, STOP_TIMEOUT_SECONDS)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def up(settings: Settings) -> int:
+    started = time.monotonic()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with _single_instance(settings.data_dir):
+        _preflight(settings)
+        settings.api_secret_key()  # generated into the data dir on first run
+        postgres = EmbeddedPostgres(settings) if settings.uses_embedded_postgres else None
+        hub: subprocess.Popen[bytes] | None = None
+        stopping = False
+
+        def _on_signal(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+            if hub is not None and hub.poll() is None:
+                hub.terminate()
+            else:
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+        try:
+            if postgres is not None:
+                postgres.start()
+            migrate.upgrade(settings.sqlalchemy_url)
+            hub = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub",
+                    "-f",
+                    str(PROJECT_ROOT / "jupyterhub_config.py"),
+                ],
+                cwd=settings.data_dir,
+                env=os.environ | settings.child_environment(),
+                # Own session: the launcher decides when the hub stops, so Postgres
+                # outlives everything that uses it.
+                start_new_session=True,
+            )
+            _wait_until_ready(settings, hub)
+            print(_banner(settings, time.monotonic() - started), file=sys.stderr, flush=True)
+            code = hub.wait()
+            return 0 if stopping else code
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            if hub is not None:
+                _stop_process(hub, "JupyterHub")
+            if postgres is not None:
+                postgres.stop()
+            log.info("DATAZENtr stopped")
+
+
+def migrate_only(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    postgres = EmbeddedPostgres(settings) if settings.uses_embedded_postgres else None
+    started = postgres.start() if postgres is not None else False
+    try:
+        migrate.upgrade(settings.sqlalchemy_url)
+    finally:
+        if postgres is not None and started:
+            postgres.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="datazentr", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="up",
+        choices=["up", "migrate"],
+        help="up: run the platform (default); migrate: migrate the database",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="datazentr: %(message)s", stream=sys.stderr)
+    try:
+        settings = Settings()
+        if args.command == "migrate":
+            return migrate_only(settings)
+        return up(settings)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = "DATAZENTR_" + "_".join(str(p) for p in error["loc"]).upper()
+            log.error("setting %s: %s", field, error["msg"])
+        return 2
+    except (LaunchError, EmbeddedPostgresError, ConfigError) as exc:
+        log.error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROXY := node_modules/.bin/configurable-http-proxy
 
-.PHONY: install up migrate test lint typecheck unit integration e2e bench clean
+.PHONY: system-deps install up migrate test lint typecheck unit integration e2e bench clean
+
+# Debian/Ubuntu packages, each installed only when its command is missing:
+# Python's venv, Node for the proxy, chromium for the browser tests.
+SYSTEM_DEPS := node:nodejs npm:npm chromium:chromium git:git
+
+system-deps:
+	@missing=""; \
+	for pair in $(SYSTEM_DEPS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	else echo "system packages present"; fi
 
 install: $(VENV)/.installed $(PROXY)
 

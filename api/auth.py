@@ -17,6 +17,7 @@ from fastapi import Request
 from jupyterhub.services.auth import HubOAuth
 from tornado.web import HTTPError
 
+from api.core.config import API_PREFIX
 from api.errors import Forbidden, HubUnavailable, LoginRequired, NotAuthenticated
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ class HubIdentity:
     """Resolves tokens with the hub. One per process, built from the hub's service env."""
 
     def __init__(self, hub_auth: HubOAuth | None = None) -> None:
-        self.hub_auth = hub_auth or HubOAuth(cache_max_age=IDENTITY_CACHE_SECONDS)
+        self.hub_auth = hub_auth or HubOAuth(
+            base_url=API_PREFIX, cache_max_age=IDENTITY_CACHE_SECONDS
+        )
 
     @property
     def prefix(self) -> str:

@@ -19,6 +19,7 @@ from api.core.config import API_PREFIX, Settings, get_settings
 from api.core.db import Database
 from api.errors import install_error_handlers
 from api.routes import me, oauth, system
+from api.routes.docs import install_docs
 
 DESCRIPTION = """
 The DATAZENtr platform API. Authenticate with a JupyterHub API token
@@ -37,7 +38,14 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
 
-    inner = FastAPI(title="DATAZENtr API", version=__version__, description=DESCRIPTION)
+    inner = FastAPI(
+        title="DATAZENtr API",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(inner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

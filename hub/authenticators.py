@@ -20,7 +20,7 @@ SECONDS_BEFORE_NEXT_TRY = 300
 
 def configure_native(settings: Settings, c: Any) -> None:
     """Local accounts with self-service signup (jupyterhub-nativeauthenticator)."""
-    c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
+    c.JupyterHub.authenticator_class = "hub.native_auth.PlatformNativeAuthenticator"
     native = c.NativeAuthenticator
     native.enable_signup = True
     # open_signup: new accounts may log in at once; otherwise an admin approves them.

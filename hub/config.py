@@ -71,6 +71,8 @@ def apply_services(settings: Settings, c: Any) -> None:
 def apply_pages(settings: Settings, c: Any) -> None:
     c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
     c.JupyterHub.log_level = settings.log_level
+    # After login people land on the hub home (start server, dashboards), not in a spawn.
+    c.JupyterHub.redirect_to_server = False
 
 
 def apply_all(settings: Settings, c: Any) -> None:

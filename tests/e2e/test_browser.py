@@ -1,0 +1,91 @@
+"""A person in Debian's chromium: the login page, signing up and in, the hub home."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.conftest import HubUser, Platform
+from tests.helpers import artifact_path
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_sign_up_and_sign_in_reaches_the_hub_home(platform: Platform, page: Page) -> None:
+    user = HubUser(platform)
+    page.goto(f"{platform.url}/hub/login")
+    expect(page).to_have_title("DATAZENtr")
+    page.screenshot(path=artifact_path("login-page.png"))
+
+    page.get_by_role("link", name="Sign up").click()
+    page.fill("input[name=username]", user.name)
+    page.fill("input[name=signup_password]", user.password)
+    page.fill("input[name=signup_password_confirmation]", user.password)
+    page.click("input[type=submit], button[type=submit]")
+    expect(page.locator("body")).to_contain_text("signup was successful")
+    page.screenshot(path=artifact_path("signup-done.png"))
+
+    page.goto(f"{platform.url}/hub/login")
+    page.fill("input[name=username]", user.name)
+    page.fill("input[name=password]", user.password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{platform.url}/hub/home")
+    expect(page.locator("body")).to_contain_text("Start My Server")
+    expect(page.locator("body")).to_contain_text(user.name)
+    page.screenshot(path=artifact_path("hub-home.png"))
+
+
+def test_wrong_password_shows_an_error_on_the_page(platform: Platform, page: Page) -> None:
+    user = HubUser(platform)
+    assert user.signup().status_code == 200
+    page.goto(f"{platform.url}/hub/login")
+    page.fill("input[name=username]", user.name)
+    page.fill("input[name=password]", "this-is-not-it")
+    page.click("input[type=submit]")
+    expect(page.locator(".login_error, .alert")).to_contain_text("Invalid username or password")
+    assert "/hub/login" in page.url
+    page.screenshot(path=artifact_path("login-wrong-password.png"))
+
+
+def test_api_docs_open_after_hub_login(platform: Platform, page: Page) -> None:
+    user = HubUser(platform)
+    assert user.signup().status_code == 200
+    page.goto(f"{platform.url}/hub/login")
+    page.fill("input[name=username]", user.name)
+    page.fill("input[name=password]", user.password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{platform.url}/hub/home")
+    page.goto(f"{platform.url}/services/api/me")
+    expect(page.locator("body")).to_contain_text(f'"name":"{user.name}"')
+    page.goto(f"{platform.url}/services/api/docs")
+    expect(page.locator("body")).to_contain_text("DATAZENtr API")
+    page.screenshot(path=artifact_path("api-docs.png"))

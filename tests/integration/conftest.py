@@ -1,0 +1,57 @@
+"""A real PostgreSQL 18 + pgvector (the embedded server) for the whole test session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from api.core import migrate
+from api.core.config import Settings
+from api.core.db import Database
+from api.core.postgres import EmbeddedPostgres
+
+
+@pytest.fixture(scope="session")
+def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    data_dir = tmp_path_factory.mktemp("pg")
+    # The cluster runs as an unprivileged user when tests run as root: let it in.
+    for parent in (data_dir, *data_dir.parents):
+        if parent == Path("/tmp") or parent == Path("/"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o001)
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    server = EmbeddedPostgres(settings)
+    server.start()
+    try:
+        yield settings
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated(pg_settings: Settings) -> Settings:
+    migrate.upgrade(pg_settings.sqlalchemy_url)
+    return pg_settings
+
+
+@pytest.fixture
+def scratch_database_url(pg_settings: Settings) -> Iterator[str]:
+    """An empty database of its own, dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    admin = {"dbname": "postgres", "user": "postgres", "host": str(pg_settings.postgres_socket_dir)}
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@/{name}?host={pg_settings.postgres_socket_dir}"
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database(migrated: Settings) -> AsyncIterator[Database]:
+    db = Database(migrated.sqlalchemy_url)
+    yield db
+    await db.dispose()

@@ -1,0 +1,98 @@
+"""The hub configuration is data: build it from settings and look at it."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from api.core.config import ConfigError, Settings
+from hub import config as hub_config
+from hub.spawners import LocalSessionSpawner
+
+
+def settings_for(tmp_path: Path, **values: object) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, **values)  # type: ignore[call-arg]
+
+
+def built(settings: Settings) -> Config:
+    c = Config()
+    hub_config.apply_all(settings, c)
+    return c
+
+
+def test_network_follows_settings(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path, hub_port=8123, proxy_api_port=8124, hub_api_port=8125))
+    assert (c.JupyterHub.ip, c.JupyterHub.port) == ("127.0.0.1", 8123)
+    assert c.JupyterHub.hub_port == 8125
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8124"
+    assert c.ConfigurableHTTPProxy.command[0].endswith("node_modules/.bin/configurable-http-proxy")
+
+
+def test_hub_state_lives_in_the_data_dir(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path))
+    assert c.JupyterHub.db_url == f"sqlite:///{tmp_path}/jupyterhub.sqlite"
+    assert Path(c.JupyterHub.cookie_secret_file).parent == tmp_path / "secrets"
+
+
+def test_api_is_a_managed_service_every_user_may_reach(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path, api_port=9001, admin_users="ada"))
+    (service,) = c.JupyterHub.services
+    assert service["name"] == "api"
+    assert service["url"] == "http://127.0.0.1:9001"
+    assert service["command"] == [sys.executable, "-m", "api"]
+    assert service["environment"]["DATAZENTR_DATA_DIR"] == str(tmp_path)
+    assert service["environment"]["DATAZENTR_ADMIN_USERS"] == "ada"
+    (user_role,) = c.JupyterHub.load_roles
+    assert user_role["name"] == "user"
+    assert "access:services!service=api" in user_role["scopes"]
+    assert "self" in user_role["scopes"]
+
+
+def test_native_accounts_with_lockout_set_explicitly(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path, admin_users="ada,bob", open_signup=False))
+    assert c.JupyterHub.authenticator_class == "hub.native_auth.PlatformNativeAuthenticator"
+    assert c.NativeAuthenticator.open_signup is False
+    assert c.NativeAuthenticator.seconds_before_next_try > 0
+    assert c.NativeAuthenticator.minimum_password_length >= 8
+    assert c.Authenticator.admin_users == {"ada", "bob"}
+
+
+def test_local_spawner_runs_the_platform_singleuser_with_homes_in_data_dir(
+    tmp_path: Path,
+) -> None:
+    c = built(settings_for(tmp_path))
+    assert c.JupyterHub.spawner_class is LocalSessionSpawner
+    assert c.Spawner.cmd == [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    assert c.SimpleLocalProcessSpawner.home_dir_template == str(tmp_path / "users" / "{username}")
+
+
+def test_pages_carry_the_product_name(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path))
+    (templates,) = c.JupyterHub.template_paths
+    assert "DATAZENtr" in (Path(templates) / "page.html").read_text()
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="make up"):
+        built(settings_for(tmp_path / "missing"))
+
+
+def test_jupyterhub_config_file_applies_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Load the real jupyterhub_config.py the way JupyterHub does."""
+    from jupyterhub.app import JupyterHub
+
+    from api.core.config import get_settings
+
+    monkeypatch.setenv("DATAZENTR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATAZENTR_HUB_PORT", "8321")
+    get_settings.cache_clear()
+    try:
+        app = JupyterHub()
+        app.load_config_file(str(hub_config.PROJECT_ROOT / "jupyterhub_config.py"))
+    finally:
+        get_settings.cache_clear()
+    assert app.config.JupyterHub.port == 8321
+    assert app.config.JupyterHub.services[0]["name"] == "api"

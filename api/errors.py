@@ -88,15 +88,20 @@ _HTTP_CODES = {
 def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     fields = []
     for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        message = str(error.get("msg", "invalid value"))
         if error.get("type") == "json_invalid":
-            context = error.get("ctx", {}).get("error", "")
-            message = (
-                f"The request body is not valid JSON ({context})."
-                if context
-                else ("The request body is not valid JSON.")
+            # FastAPI reports the character offset as the "location": say it in words.
+            position = [p for p in error.get("loc", ()) if isinstance(p, int)]
+            reason = error.get("ctx", {}).get("error", "")
+            where = f" at character {position[0]}" if position else ""
+            fields.append(
+                {
+                    "field": "body",
+                    "message": f"The request body is not valid JSON ({reason}{where}).",
+                }
             )
+            continue
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         fields.append({"field": ".".join(location) or "body", "message": message})
     return fields
 

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Shape only: whether mail reaches the address is checked by sending to it, not here.
+EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class PlanOut(BaseModel):
@@ -49,8 +53,12 @@ class ProfileUpdate(BaseModel):
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(
-        default=None,
-        max_length=320,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-        description="An address like name@example.org.",
+        default=None, max_length=320, description="An address like name@example.org."
     )
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_an_address(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_SHAPE.fullmatch(value):
+            raise ValueError("must be an email address like name@example.org")
+        return value

@@ -134,9 +134,13 @@ def test_bad_input_gets_field_messages(new_user: HubUser) -> None:
         unknown_field = client.patch("/me", json={"plan_code": "enterprise"})
         good = client.patch("/me", json={"display_name": "Ada Lovelace"})
     assert malformed.status_code == 422
+    assert malformed.json()["error"]["fields"][0]["field"] == "body"
     assert "not valid JSON" in malformed.json()["error"]["message"]
+    assert "at character" in malformed.json()["error"]["message"]
     assert bad_email.status_code == 422
-    assert bad_email.json()["error"]["fields"][0]["field"] == "email"
+    assert bad_email.json()["error"]["fields"] == [
+        {"field": "email", "message": "must be an email address like name@example.org"}
+    ]
     assert unknown_field.status_code == 422
     assert unknown_field.json()["error"]["fields"][0]["field"] == "plan_code"
     assert good.status_code == 200

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from api.core.config import API_SERVICE_NAME, ConfigError, Settings
+from api.core.logging import JSON_FIELDS
 from hub.authenticators import apply_auth
 from hub.spawners import apply_spawner
 
@@ -68,9 +69,23 @@ def apply_services(settings: Settings, c: Any) -> None:
     ]
 
 
+def apply_logging(settings: Settings, c: Any) -> None:
+    """The hub logs JSON lines to stderr, like the api: one format to collect and search."""
+    c.JupyterHub.log_level = settings.log_level
+    c.JupyterHub.logging_config = {
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": JSON_FIELDS,
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            }
+        },
+        "handlers": {"console": {"formatter": "json"}},
+    }
+
+
 def apply_pages(settings: Settings, c: Any) -> None:
     c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
-    c.JupyterHub.log_level = settings.log_level
     # After login people land on the hub home (start server, dashboards), not in a spawn.
     c.JupyterHub.redirect_to_server = False
 
@@ -84,3 +99,4 @@ def apply_all(settings: Settings, c: Any) -> None:
     apply_spawner(settings, c)
     apply_services(settings, c)
     apply_pages(settings, c)
+    apply_logging(settings, c)

@@ -91,22 +91,29 @@ def _preflight(settings: Settings) -> None:
 
 
 def _wait_until_ready(settings: Settings, hub: subprocess.Popen[bytes]) -> None:
-    base = f"http://127.0.0.1:{settings.hub_port}"
+    public = f"http://127.0.0.1:{settings.hub_port}"
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    for path in ("/hub/health", f"{API_PREFIX}health"):
+    # The hub and the api directly first: asking through the proxy before the hub adds
+    # its routes (after the services answer) only fills the proxy's log with 404s.
+    for url in (
+        f"http://127.0.0.1:{settings.hub_api_port}/hub/health",
+        f"http://127.0.0.1:{settings.api_port}{API_PREFIX}health",
+        f"{public}/hub/health",
+        f"{public}{API_PREFIX}health",
+    ):
         while True:
             if hub.poll() is not None:
                 raise LaunchError(
                     f"JupyterHub exited with code {hub.returncode}; see its log above."
                 )
             try:
-                with urllib.request.urlopen(base + path, timeout=2) as response:  # noqa: S310
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
                     if response.status == 200:
                         break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                raise LaunchError(f"{base}{path} did not answer within {READY_TIMEOUT_SECONDS}s.")
+                raise LaunchError(f"{url} did not answer within {READY_TIMEOUT_SECONDS}s.")
             time.sleep(0.2)
 
 
@@ -226,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="datazentr: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = Settings()
         if args.command == "migrate":

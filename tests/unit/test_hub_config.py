@@ -96,3 +96,11 @@ def test_jupyterhub_config_file_applies_everything(
         get_settings.cache_clear()
     assert app.config.JupyterHub.port == 8321
     assert app.config.JupyterHub.services[0]["name"] == "api"
+
+
+def test_hub_logs_json_lines_like_the_api(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path, log_level="DEBUG"))
+    assert c.JupyterHub.log_level == "DEBUG"
+    logging_config = c.JupyterHub.logging_config
+    assert logging_config["handlers"]["console"]["formatter"] == "json"
+    assert logging_config["formatters"]["json"]["()"].endswith("JsonFormatter")

@@ -9,7 +9,8 @@ PROXY := node_modules/.bin/configurable-http-proxy
 
 # Debian/Ubuntu packages, each installed only when its command is missing:
 # Python's venv, Node for the proxy, chromium for the browser tests.
-SYSTEM_DEPS := node:nodejs npm:npm chromium:chromium git:git
+# bubblewrap sandboxes the quality gates of project generation.
+SYSTEM_DEPS := node:nodejs npm:npm chromium:chromium git:git bwrap:bubblewrap
 
 system-deps:
 	@missing=""; \

@@ -4,4 +4,8 @@ from api.core.config import get_settings
 from hub.config import apply_all
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by JupyterHub
-apply_all(get_settings(), c)
+settings = get_settings()
+apply_all(settings, c)
+if settings.extra_hub_config is not None:
+    # An operator's own additions, applied last so they win.
+    load_subconfig(str(settings.extra_hub_config))  # type: ignore[name-defined]  # noqa: F821

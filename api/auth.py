@@ -30,11 +30,18 @@ IDENTITY_CACHE_SECONDS = 60
 
 @dataclass(frozen=True)
 class HubUser:
+    """Who is asking: a hub user, or a hub service (``kind == "service"``)."""
+
     name: str
     admin: bool
     roles: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
+    kind: str = "user"
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == "service"
 
     @classmethod
     def from_model(cls, model: dict[str, Any]) -> HubUser:
@@ -48,6 +55,7 @@ class HubUser:
             roles=sorted(roles),
             groups=sorted(model.get("groups") or []),
             scopes=sorted(model.get("scopes") or []),
+            kind=str(model.get("kind", "user")),
         )
 
 

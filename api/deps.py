@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import HubIdentity, HubUser
 from api.core.config import Settings
 from api.core.db import Database
+from api.errors import Forbidden
+
+# The hub-managed service that owns the usage ledger's internal endpoints.
+QUOTA_SERVICE = "quota"
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -35,10 +39,28 @@ async def get_session(
         yield session
 
 
-async def get_current_user(
+async def get_caller(
     request: Request, identity: Annotated[HubIdentity, Depends(get_identity)]
 ) -> HubUser:
     return await identity.user_for_request(request)
+
+
+async def get_current_user(caller: Annotated[HubUser, Depends(get_caller)]) -> HubUser:
+    if caller.is_service:
+        raise Forbidden(f"This endpoint is for people; the service {caller.name!r} has no profile.")
+    return caller
+
+
+async def get_admin(user: Annotated[HubUser, Depends(get_current_user)]) -> HubUser:
+    if not user.admin:
+        raise Forbidden("Only platform admins may do this.")
+    return user
+
+
+async def get_quota_service(caller: Annotated[HubUser, Depends(get_caller)]) -> HubUser:
+    if not (caller.is_service and caller.name == QUOTA_SERVICE):
+        raise Forbidden("This endpoint is for the hub's quota service only.")
+    return caller
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -46,3 +68,5 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 IdentityDep = Annotated[HubIdentity, Depends(get_identity)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 CurrentUser = Annotated[HubUser, Depends(get_current_user)]
+AdminUser = Annotated[HubUser, Depends(get_admin)]
+QuotaService = Annotated[HubUser, Depends(get_quota_service)]

@@ -23,9 +23,10 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fields: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = fields
 
 
 class NotAuthenticated(ApiError):
@@ -54,6 +55,28 @@ class NotFound(ApiError):
 class BadRequest(ApiError):
     status = 400
     code = "bad_request"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(ApiError):
+    """Input that parsed but cannot be used; ``fields`` says where (e.g. ``line 3``)."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "service_unavailable"
 
 
 class HubUnavailable(ApiError):
@@ -113,7 +136,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        return _json(exc.status, exc.code, exc.message)
+        extra = {"fields": exc.fields} if exc.fields else {}
+        return _json(exc.status, exc.code, exc.message, **extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

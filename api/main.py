@@ -18,7 +18,18 @@ from api.auth import HubIdentity
 from api.core.config import API_PREFIX, Settings, get_settings
 from api.core.db import Database
 from api.errors import install_error_handlers
-from api.routes import me, oauth, system
+from api.routes import (
+    admin,
+    internal,
+    me,
+    oauth,
+    patterns,
+    project_stream,
+    projects,
+    system,
+    tenants,
+    usage,
+)
 from api.routes.docs import install_docs
 
 DESCRIPTION = """
@@ -60,7 +71,18 @@ def create_app(
         finally:
             await db.dispose()
 
-    for module in (system, me, oauth):
+    for module in (
+        system,
+        me,
+        usage,
+        admin,
+        internal,
+        patterns,
+        tenants,
+        projects,
+        project_stream,
+        oauth,
+    ):
         inner.include_router(module.router)
     install_error_handlers(inner)
 

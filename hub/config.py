@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ def proxy_command(settings: Settings) -> str:
     if settings.proxy_command:
         return settings.proxy_command
     return str(PROJECT_ROOT / "node_modules" / ".bin" / "configurable-http-proxy")
+
+
+def resolve_spawner(settings: Settings) -> str:
+    """``auto`` becomes ``docker`` when an engine answers, else ``local``."""
+    if settings.spawner != "auto":
+        return settings.spawner
+    from hub.docker_images import docker_available
+
+    return "docker" if docker_available(os.environ.get("DOCKER_HOST")) else "local"
 
 
 def apply_network(settings: Settings, c: Any) -> None:
@@ -46,6 +56,10 @@ def apply_state(settings: Settings, c: Any) -> None:
     c.JupyterHub.cookie_secret_file = str(settings.secrets_dir / "jupyterhub_cookie_secret")
 
 
+QUOTA_SERVICE = "quota"
+CULLER_SERVICE = "idle-culler"
+
+
 def apply_services(settings: Settings, c: Any) -> None:
     service_env = settings.child_environment() | {"PYTHONUNBUFFERED": "1"}
     c.JupyterHub.services = [
@@ -58,14 +72,58 @@ def apply_services(settings: Settings, c: Any) -> None:
             "environment": service_env,
             # Our own service: no "authorize this application?" page on browser login.
             "oauth_no_confirm": True,
-        }
+        },
+        {
+            # Checks running servers against plans; its token is also the hub's own
+            # credential for the api's internal endpoints (spawn policy, usage ledger).
+            "name": QUOTA_SERVICE,
+            "command": [sys.executable, "-m", "hub.quota"],
+            "cwd": str(PROJECT_ROOT),
+            "environment": service_env,
+            "api_token": settings.quota_service_token(),
+        },
+        {
+            # Project generation jobs from the Postgres queue (more: run more workers).
+            "name": "generation-worker",
+            "command": [sys.executable, "-m", "api.worker"],
+            "cwd": str(PROJECT_ROOT),
+            "environment": service_env,
+        },
+        {
+            "name": CULLER_SERVICE,
+            "command": [
+                sys.executable,
+                "-m",
+                "jupyterhub_idle_culler",
+                f"--timeout={settings.cull_idle_seconds}",
+                f"--cull-every={settings.cull_every_seconds}",
+            ],
+        },
     ]
     c.JupyterHub.load_roles = [
         {
             "name": "user",
             "description": "Every user: their own resources and the platform api.",
             "scopes": ["self", f"access:services!service={API_SERVICE_NAME}"],
-        }
+        },
+        {
+            "name": "quota-enforcer",
+            "description": "Sees running servers, stops those over budget, reports usage.",
+            "scopes": [
+                "list:users",
+                "read:users",
+                "read:servers",
+                "servers",
+                f"access:services!service={API_SERVICE_NAME}",
+            ],
+            "services": [QUOTA_SERVICE],
+        },
+        {
+            "name": "idle-culler",
+            "description": "Stops idle servers (jupyterhub-idle-culler).",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": [CULLER_SERVICE],
+        },
     ]
 
 
@@ -90,13 +148,23 @@ def apply_pages(settings: Settings, c: Any) -> None:
     c.JupyterHub.redirect_to_server = False
 
 
+def apply_kubernetes(settings: Settings, c: Any) -> None:
+    """For Zero to JupyterHub's ``hub.extraConfig``: the chart owns the proxy, the hub's
+    network and database; the platform adds accounts, services, plans and KubeSpawner."""
+    apply_auth(settings, c)
+    apply_spawner(settings.model_copy(update={"spawner": "kubernetes"}), c)
+    apply_services(settings, c)
+    apply_pages(settings, c)
+    apply_logging(settings, c)
+
+
 def apply_all(settings: Settings, c: Any) -> None:
     if not settings.data_dir.exists():
         raise ConfigError(f"The data dir {settings.data_dir} does not exist; run `make up`.")
     apply_network(settings, c)
     apply_state(settings, c)
     apply_auth(settings, c)
-    apply_spawner(settings, c)
+    apply_spawner(settings.model_copy(update={"spawner": resolve_spawner(settings)}), c)
     apply_services(settings, c)
     apply_pages(settings, c)
     apply_logging(settings, c)

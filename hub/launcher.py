@@ -28,7 +28,8 @@ from pydantic import ValidationError
 from api.core import migrate
 from api.core.config import API_PREFIX, ConfigError, Settings
 from api.core.postgres import EmbeddedPostgres, EmbeddedPostgresError
-from hub.config import PROJECT_ROOT, proxy_command
+from api.patterns.seed import load_seed_library
+from hub.config import PROJECT_ROOT, proxy_command, resolve_spawner
 
 log = logging.getLogger("datazentr")
 
@@ -145,6 +146,47 @@ def _banner(settings: Settings, seconds: float) -> str:
     )
 
 
+def _resolve_sessions(settings: Settings) -> Settings:
+    """Pick where users' servers run, building the single-user image when Docker needs it."""
+    mode = resolve_spawner(settings)
+    if mode == "docker" and settings.singleuser_image is None:
+        import docker
+
+        from hub.docker_images import ensure_singleuser_image
+
+        log.info("Docker engine found: users get their own containers")
+        image = ensure_singleuser_image(
+            docker.from_env(), progress=lambda line: log.info("image: %s", line)
+        )
+        return settings.model_copy(update={"spawner": mode, "singleuser_image": image})
+    if mode == "local" and settings.spawner == "auto":
+        log.warning(
+            "No Docker engine answered (DOCKER_HOST or /var/run/docker.sock): users' servers "
+            "run as local processes and are NOT isolated from each other. Install Docker for "
+            "isolation, or set DATAZENTR_SPAWNER=local to silence this warning."
+        )
+    return settings.model_copy(update={"spawner": mode})
+
+
+def _remove_platform_containers(settings: Settings) -> None:
+    """Containers the hub left (servers paused for a fast return) go with the platform."""
+    import docker
+
+    from hub.spawners import PLATFORM_LABEL
+
+    try:
+        client = docker.from_env()
+        leftovers = client.containers.list(
+            all=True, filters={"label": f"{PLATFORM_LABEL}={settings.instance_id}"}
+        )
+        for container in leftovers:
+            container.remove(force=True)
+        if leftovers:
+            log.info("removed %d paused user container(s)", len(leftovers))
+    except docker.errors.DockerException as exc:
+        log.warning("could not remove paused user containers: %s", exc)
+
+
 def _stop_process(process: subprocess.Popen[bytes], name: str) -> None:
     if process.poll() is not None:
         return
@@ -163,6 +205,7 @@ def up(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with _single_instance(settings.data_dir):
         _preflight(settings)
+        settings = _resolve_sessions(settings)
         settings.api_secret_key()  # generated into the data dir on first run
         postgres = EmbeddedPostgres(settings) if settings.uses_embedded_postgres else None
         hub: subprocess.Popen[bytes] | None = None
@@ -182,6 +225,7 @@ def up(settings: Settings) -> int:
             if postgres is not None:
                 postgres.start()
             migrate.upgrade(settings.sqlalchemy_url)
+            load_seed_library(settings.sqlalchemy_url, settings=settings)
             hub = subprocess.Popen(
                 [
                     sys.executable,
@@ -203,8 +247,13 @@ def up(settings: Settings) -> int:
         except KeyboardInterrupt:
             return 0
         finally:
+            # A second Ctrl-C must not cut the shutdown short and leave Postgres running.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             if hub is not None:
                 _stop_process(hub, "JupyterHub")
+            if settings.spawner == "docker":
+                _remove_platform_containers(settings)
             if postgres is not None:
                 postgres.stop()
             log.info("DATAZENtr stopped")
@@ -216,6 +265,7 @@ def migrate_only(settings: Settings) -> int:
     started = postgres.start() if postgres is not None else False
     try:
         migrate.upgrade(settings.sqlalchemy_url)
+        load_seed_library(settings.sqlalchemy_url, settings=settings)
     finally:
         if postgres is not None and started:
             postgres.stop()

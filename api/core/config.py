@@ -75,7 +75,78 @@ class Settings(BaseSettings):
         default=True, description="New local accounts can sign in without admin approval."
     )
     authenticator: Literal["native"] = "native"
-    spawner: Literal["local"] = "local"
+    spawner: Literal["auto", "local", "docker", "kubernetes"] = Field(
+        default="auto",
+        description="auto: Docker when an engine answers (DOCKER_HOST or the default "
+        "socket), else local processes, which do not isolate users.",
+    )
+    docker_network: str = Field(
+        default="host",
+        description="Docker network of user containers. host: servers listen on loopback "
+        "ports of this machine; any other name: a bridge network the hub reaches by IP.",
+    )
+    docker_pause_minutes: int = Field(
+        default=15,
+        ge=0,
+        description="A stopped Docker server stays paused this long, so its user returns "
+        "in under a second; 0 removes containers at once.",
+    )
+    docker_hub_connect_ip: str = Field(
+        default="172.17.0.1",
+        description="With a bridge network: the address containers use to reach the hub.",
+    )
+    singleuser_image: str | None = Field(
+        default=None,
+        description="The image user containers run. Unset: the platform's own image, "
+        "built by `make up` when missing.",
+    )
+    extra_hub_config: Path | None = Field(
+        default=None,
+        description="A JupyterHub config file loaded after the platform's own, for local "
+        "customisation (like Zero to JupyterHub's extraConfig).",
+    )
+    quota_check_seconds: int = Field(
+        default=60, ge=1, description="How often running servers are checked against plans."
+    )
+    quota_warn_minutes: int = Field(
+        default=10, ge=0, description="Warn a user this many minutes before the budget ends."
+    )
+    cull_idle_seconds: int = Field(
+        default=3600,
+        ge=10,
+        description="jupyterhub-idle-culler stops servers idle this long (per-plan idle "
+        "timeouts below it are enforced inside each server).",
+    )
+    cull_every_seconds: int = Field(default=300, ge=1)
+    embedder: Literal["minilm", "openai"] = Field(
+        default="minilm",
+        description="Pattern library embeddings. minilm: all-MiniLM-L6-v2 run offline in the "
+        "api (ONNX Runtime); openai: an OpenAI-compatible /v1/embeddings endpoint.",
+    )
+    embeddings_url: str | None = Field(
+        default=None,
+        description="With embedder=openai: the base URL, e.g. http://127.0.0.1:11434/v1.",
+    )
+    embeddings_model: str = Field(
+        default="text-embedding-3-small",
+        description="With embedder=openai: the model name; it must return 384 dimensions.",
+    )
+    embeddings_api_key: SecretStr | None = Field(
+        default=None, description="With embedder=openai: the API key, if the endpoint needs one."
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Project generation's model: an OpenAI-compatible API base URL "
+        "(e.g. http://127.0.0.1:11434/v1). Unset: the offline engine.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="The chat model's name.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="The model API's key; stays in the api and its workers."
+    )
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Per model request.")
+    generation_token_budget: int = Field(
+        default=50_000, ge=1, description="Most tokens one generation job may use."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     secret_key: SecretStr | None = Field(
         default=None,
@@ -137,6 +208,11 @@ class Settings(BaseSettings):
         return self.data_dir / "secrets"
 
     @property
+    def instance_id(self) -> str:
+        """Names this installation (by its data dir) on shared engines such as Docker."""
+        return hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
+
+    @property
     def hub_url(self) -> str:
         return f"http://{self.hub_ip}:{self.hub_port}/"
 
@@ -156,6 +232,10 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         return load_or_create_secret(self.secrets_dir / "secret_key")
 
+    def quota_service_token(self) -> str:
+        """The token of the hub-managed quota service, generated into the data dir."""
+        return load_or_create_secret(self.secrets_dir / "quota_service_token")
+
     def child_environment(self) -> dict[str, str]:
         """Settings as environment variables, so child processes resolve the same values."""
         env = {
@@ -168,7 +248,31 @@ class Settings(BaseSettings):
             "DATAZENTR_ADMIN_USERS": ",".join(sorted(self.admin_users)),
             "DATAZENTR_OPEN_SIGNUP": str(self.open_signup).lower(),
             "DATAZENTR_LOG_LEVEL": self.log_level,
+            "DATAZENTR_SPAWNER": self.spawner,
+            "DATAZENTR_DOCKER_NETWORK": self.docker_network,
+            "DATAZENTR_DOCKER_PAUSE_MINUTES": str(self.docker_pause_minutes),
+            "DATAZENTR_QUOTA_CHECK_SECONDS": str(self.quota_check_seconds),
+            "DATAZENTR_QUOTA_WARN_MINUTES": str(self.quota_warn_minutes),
+            "DATAZENTR_CULL_IDLE_SECONDS": str(self.cull_idle_seconds),
+            "DATAZENTR_CULL_EVERY_SECONDS": str(self.cull_every_seconds),
         }
+        if self.singleuser_image is not None:
+            env["DATAZENTR_SINGLEUSER_IMAGE"] = self.singleuser_image
+        if self.extra_hub_config is not None:
+            env["DATAZENTR_EXTRA_HUB_CONFIG"] = str(self.extra_hub_config)
+        env["DATAZENTR_EMBEDDER"] = self.embedder
+        if self.llm_base_url is not None:
+            env["DATAZENTR_LLM_BASE_URL"] = self.llm_base_url
+            env["DATAZENTR_LLM_MODEL"] = self.llm_model
+            env["DATAZENTR_LLM_TIMEOUT_SECONDS"] = str(self.llm_timeout_seconds)
+            env["DATAZENTR_GENERATION_TOKEN_BUDGET"] = str(self.generation_token_budget)
+        if self.llm_api_key is not None:
+            env["DATAZENTR_LLM_API_KEY"] = self.llm_api_key.get_secret_value()
+        env["DATAZENTR_EMBEDDINGS_MODEL"] = self.embeddings_model
+        if self.embeddings_url is not None:
+            env["DATAZENTR_EMBEDDINGS_URL"] = self.embeddings_url
+        if self.embeddings_api_key is not None:
+            env["DATAZENTR_EMBEDDINGS_API_KEY"] = self.embeddings_api_key.get_secret_value()
         if self.database_url is not None:
             env["DATAZENTR_DATABASE_URL"] = self.database_url
         if self.secret_key is not None:

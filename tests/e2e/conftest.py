@@ -84,6 +84,9 @@ def start_platform(data_dir: Path, log_path: Path, **env: str) -> Platform:
             "DATAZENTR_PROXY_API_PORT": str(free_port()),
             "DATAZENTR_API_PORT": str(free_port()),
             "DATAZENTR_ADMIN_USERS": "admin",
+            "DATAZENTR_SPAWNER": "local",
+            # Quota rounds every 2 s, so budget enforcement shows within a test.
+            "DATAZENTR_QUOTA_CHECK_SECONDS": "2",
         }
         | env
     )
@@ -178,6 +181,16 @@ class HubUser:
 
     def close(self) -> None:
         self.client.close()
+
+
+@pytest.fixture(scope="session")
+def admin(platform: Platform) -> Iterator[HubUser]:
+    """The admin named in DATAZENTR_ADMIN_USERS, signed up and logged in."""
+    user = HubUser(platform, name="admin")
+    assert user.signup().status_code == 200
+    assert user.login().status_code == 302
+    yield user
+    user.close()
 
 
 @pytest.fixture

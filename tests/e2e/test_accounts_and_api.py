@@ -30,10 +30,7 @@ def test_signup_then_login_then_me_with_a_token(new_user: HubUser) -> None:
     assert me["plan"]["daily_minutes"] == 120
 
 
-def test_admin_named_in_settings_is_admin_in_the_api(platform: Platform) -> None:
-    admin = HubUser(platform, name="admin")
-    assert admin.signup().status_code == 200
-    assert admin.login().status_code == 302
+def test_admin_named_in_settings_is_admin_in_the_api(platform: Platform, admin: HubUser) -> None:
     with api(platform, admin.new_token()) as client:
         me = client.get("/me").json()
     assert me["admin"] is True

@@ -89,3 +89,23 @@ def test_api_docs_open_after_hub_login(platform: Platform, page: Page) -> None:
     page.goto(f"{platform.url}/services/api/docs")
     expect(page.locator("body")).to_contain_text("DATAZENtr API")
     page.screenshot(path=artifact_path("api-docs.png"))
+
+
+def test_start_my_server_opens_jupyterlab(platform: Platform, page: Page) -> None:
+    user = HubUser(platform)
+    assert user.signup().status_code == 200
+    page.goto(f"{platform.url}/hub/login")
+    page.fill("input[name=username]", user.name)
+    page.fill("input[name=password]", user.password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{platform.url}/hub/home")
+    page.get_by_text("Start My Server").click()
+    page.wait_for_url(f"**/user/{user.name}/lab**", timeout=120_000)
+    expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Python 3 (ipykernel)").first).to_be_visible(timeout=60_000)
+    page.screenshot(path=artifact_path("jupyterlab.png"))
+    # Leave nothing running for the next tests.
+    token = user.new_token() if user.login().status_code == 302 else ""
+    user.client.delete(
+        f"/hub/api/users/{user.name}/server", headers={"Authorization": f"token {token}"}
+    )

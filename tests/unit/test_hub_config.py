@@ -37,14 +37,13 @@ def test_hub_state_lives_in_the_data_dir(tmp_path: Path) -> None:
 
 def test_api_is_a_managed_service_every_user_may_reach(tmp_path: Path) -> None:
     c = built(settings_for(tmp_path, api_port=9001, admin_users="ada"))
-    (service,) = c.JupyterHub.services
+    service = c.JupyterHub.services[0]
     assert service["name"] == "api"
     assert service["url"] == "http://127.0.0.1:9001"
     assert service["command"] == [sys.executable, "-m", "api"]
     assert service["environment"]["DATAZENTR_DATA_DIR"] == str(tmp_path)
     assert service["environment"]["DATAZENTR_ADMIN_USERS"] == "ada"
-    (user_role,) = c.JupyterHub.load_roles
-    assert user_role["name"] == "user"
+    user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
     assert "access:services!service=api" in user_role["scopes"]
     assert "self" in user_role["scopes"]
 
@@ -61,7 +60,7 @@ def test_native_accounts_with_lockout_set_explicitly(tmp_path: Path) -> None:
 def test_local_spawner_runs_the_platform_singleuser_with_homes_in_data_dir(
     tmp_path: Path,
 ) -> None:
-    c = built(settings_for(tmp_path))
+    c = built(settings_for(tmp_path, spawner="local"))
     assert c.JupyterHub.spawner_class is LocalSessionSpawner
     assert c.Spawner.cmd == [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     assert c.SimpleLocalProcessSpawner.home_dir_template == str(tmp_path / "users" / "{username}")
@@ -104,3 +103,55 @@ def test_hub_logs_json_lines_like_the_api(tmp_path: Path) -> None:
     logging_config = c.JupyterHub.logging_config
     assert logging_config["handlers"]["console"]["formatter"] == "json"
     assert logging_config["formatters"]["json"]["()"].endswith("JsonFormatter")
+
+
+def test_local_servers_enable_the_platform_extensions(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path, spawner="local"))
+    config_dir = Path(c.Spawner.environment["JUPYTER_CONFIG_PATH"])
+    enabled = config_dir / "jupyter_server_config.d" / "datazentr-workspace_export.json"
+    assert "extensions.workspace_export" in enabled.read_text()
+
+
+def test_docker_mode_runs_only_the_allowed_image_without_privileges(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path, spawner="docker", singleuser_image="datazentr/su:1"))
+    assert c.JupyterHub.spawner_class.__name__ == "PlatformDockerSpawner"
+    docker = c.DockerSpawner
+    assert docker.allowed_images == ["datazentr/su:1"]
+    assert docker.pull_policy == "never"
+    assert docker.remove is True
+    assert docker.volumes == {"datazentr-home-{username}{server_suffix}": "/home/jovyan"}
+    assert docker.extra_host_config["privileged"] is False
+    assert docker.extra_host_config["cap_drop"] == ["ALL"]
+    assert docker.extra_host_config["pids_limit"] > 0
+    assert docker.network_name == "host"
+
+
+def test_an_extra_config_file_is_applied_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyterhub.app import JupyterHub
+
+    from api.core.config import get_settings
+
+    extra = tmp_path / "extra_config.py"
+    extra.write_text("c.JupyterHub.port = 9999\nc.Spawner.start_timeout = 7\n")
+    monkeypatch.setenv("DATAZENTR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATAZENTR_SPAWNER", "local")
+    monkeypatch.setenv("DATAZENTR_EXTRA_HUB_CONFIG", str(extra))
+    get_settings.cache_clear()
+    try:
+        app = JupyterHub()
+        app.load_config_file(str(hub_config.PROJECT_ROOT / "jupyterhub_config.py"))
+    finally:
+        get_settings.cache_clear()
+    assert app.config.JupyterHub.port == 9999
+    assert app.config.Spawner.start_timeout == 7
+
+
+def test_generation_worker_is_a_managed_service(tmp_path: Path) -> None:
+    c = built(settings_for(tmp_path, spawner="local"))
+    services = {service["name"]: service for service in c.JupyterHub.services}
+    worker = services["generation-worker"]
+    assert worker["command"] == [sys.executable, "-m", "api.worker"]
+    assert worker["environment"]["DATAZENTR_DATA_DIR"] == str(tmp_path)
+    assert "url" not in worker  # not reachable through the proxy

@@ -1,0 +1,50 @@
+"""What an agent gets and returns. Agents do not write events; the pipeline does."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from api.core.db import Database
+from api.generation.llm import LLMProvider, TokenBudget
+from api.patterns.embedder import Embedder
+
+OFFLINE_ENGINE = "offline"
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    id: uuid.UUID
+    owner: str
+    tenant_id: uuid.UUID | None
+    description: str
+    options: dict[str, Any]
+
+
+@dataclass
+class StepContext:
+    project: ProjectInfo
+    database: Database
+    embedder: Embedder
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    engine: str = OFFLINE_ENGINE
+    llm: LLMProvider | None = None
+    budget: TokenBudget | None = None
+
+
+@dataclass
+class StepOutcome:
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    decision: str
+    files: dict[str, str] = field(default_factory=dict)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    tokens: int = 0
+
+
+class Agent(Protocol):
+    name: str
+
+    async def run(self, context: StepContext) -> StepOutcome: ...

@@ -1,0 +1,28 @@
+"""Quality gates: syntax, tests and security, run for real inside the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.gates import run_gates
+
+
+class QualityGates:
+    name = "quality_gates"
+
+    async def run(self, context: StepContext) -> StepOutcome:
+        results = await asyncio.to_thread(run_gates, dict(context.files))
+        passed = all(r.passed for r in results)
+        return StepOutcome(
+            inputs={"files": len(context.files)},
+            outputs={
+                "passed": passed,
+                "gates": {r.gate: r.passed for r in results},
+                "reports": {r.gate: r.report[-3000:] for r in results if not r.passed},
+            },
+            decision="all gates passed"
+            if passed
+            else "failed: " + ", ".join(r.gate for r in results if not r.passed),
+            gates=[r.as_payload() for r in results],
+        )

@@ -1,0 +1,240 @@
+"""``LLMProvider``: the OpenAI-compatible chat-completions API (OpenAI, vLLM, Ollama,
+llama.cpp server, LiteLLM), configured by the operator only.
+
+Streaming (server-sent ``data:`` chunks), a timeout per request, retries with backoff on
+429 and 5xx (``Retry-After`` honoured), token accounting from the reply's ``usage`` (or an
+estimate when the server sends none), and a per-job :class:`TokenBudget` that stops a
+runaway job before it spends more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from api.core.config import Settings
+from api.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class LLMError(ApiError):
+    status = 502
+    code = "llm_error"
+
+
+class LLMTimeout(LLMError):
+    code = "llm_timeout"
+
+
+class LLMMalformedReply(LLMError):
+    code = "llm_malformed_reply"
+
+
+class TokenBudgetExceeded(LLMError):
+    status = 429
+    code = "token_budget_exceeded"
+
+
+@dataclass
+class TokenBudget:
+    limit: int
+    used: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def check(self) -> None:
+        if self.used >= self.limit:
+            raise TokenBudgetExceeded(
+                f"This job used {self.used} tokens of its budget of {self.limit}; it stops here."
+            )
+
+    def spend(self, tokens: int) -> None:
+        self.used += tokens
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+    chunks: int = 0
+    raw_usage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class LLMProvider:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff_seconds: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self.transport = transport
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LLMProvider | None:
+        if settings.llm_base_url is None:
+            return None
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return cls(
+            settings.llm_base_url,
+            settings.llm_model,
+            api_key=key,
+            timeout=settings.llm_timeout_seconds,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"llm:{self.model}"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    async def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        budget: TokenBudget | None = None,
+        max_tokens: int = 4000,
+        temperature: float = 0.2,
+    ) -> Completion:
+        if budget is not None:
+            budget.check()
+            max_tokens = min(max_tokens, budget.remaining)
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                completion = await self._stream(body, messages)
+                break
+            except _Retryable as exc:
+                if attempt > self.max_retries:
+                    raise LLMError(
+                        f"The model API kept failing ({exc.status}) after {attempt} attempts."
+                    ) from None
+                wait = exc.retry_after or self.backoff_seconds * 2 ** (attempt - 1)
+                log.warning("model API answered %s; retry %d in %.1f s", exc.status, attempt, wait)
+                await asyncio.sleep(wait)
+        if budget is not None:
+            budget.spend(completion.total_tokens)
+        return completion
+
+    async def _stream(self, body: dict[str, Any], messages: list[dict[str, str]]) -> Completion:
+        url = f"{self.base_url}/chat/completions"
+        parts: list[str] = []
+        usage: dict[str, Any] = {}
+        chunks = 0
+        model = self.model
+        try:
+            async with (
+                httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client,
+                client.stream("POST", url, json=body, headers=self._headers()) as response,
+            ):
+                if response.status_code in RETRY_STATUSES:
+                    retry_after = response.headers.get("retry-after", "")
+                    raise _Retryable(
+                        response.status_code, float(retry_after) if retry_after.isdigit() else None
+                    )
+                if response.status_code >= 400:
+                    text = (await response.aread()).decode(errors="replace")[:300]
+                    raise LLMError(
+                        f"The model API refused the request ({response.status_code}): {text}"
+                    )
+                async for data in _sse_data(response.aiter_lines()):
+                    if data == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                        choices = chunk.get("choices") or []
+                        if chunk.get("usage"):
+                            usage = chunk["usage"]
+                        model = chunk.get("model", model)
+                        for choice in choices:
+                            delta = choice.get("delta") or {}
+                            if delta.get("content"):
+                                parts.append(str(delta["content"]))
+                    except (ValueError, AttributeError, TypeError) as exc:
+                        raise LLMMalformedReply(
+                            f"The model API sent something that is not a chat-completion chunk: "
+                            f"{data[:120]!r}"
+                        ) from exc
+                    chunks += 1
+        except httpx.TimeoutException as exc:
+            raise LLMTimeout(f"The model API did not answer within {self.timeout:.0f} s.") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(0, None) from exc
+        if chunks == 0:
+            raise LLMMalformedReply("The model API's reply had no chat-completion chunks.")
+        text = "".join(parts)
+        prompt = usage.get("prompt_tokens")
+        completion_tokens = usage.get("completion_tokens")
+        return Completion(
+            text=text,
+            prompt_tokens=int(prompt)
+            if prompt is not None
+            else estimate_tokens("".join(m["content"] for m in messages)),
+            completion_tokens=int(completion_tokens)
+            if completion_tokens is not None
+            else estimate_tokens(text),
+            model=model,
+            chunks=chunks,
+            raw_usage=usage,
+        )
+
+
+class _Retryable(Exception):
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.retry_after = retry_after
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for line in lines:
+        if line.startswith("data:"):
+            yield line[5:].strip()
+        elif line.strip() and not line.startswith((":", "event:", "id:", "retry:")):
+            raise LLMMalformedReply(
+                f"The model API's reply is not a stream of events: {line[:120]!r}"
+            )

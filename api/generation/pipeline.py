@@ -1,0 +1,162 @@
+"""The pipeline: runs the agents in order, recording each step in the project's event log.
+
+Resumable: a step whose ``step.completed`` event exists (since the last retry) is skipped
+and its recorded outputs reused, so a job restarted after a crash continues where it
+stopped and writes no event twice. Cancellation is checked before and after every step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from api.core.db import Database
+from api.generation import eventlog
+from api.generation.agents import Agent, StepContext, default_agents
+from api.generation.agents.base import OFFLINE_ENGINE, ProjectInfo
+from api.generation.errors import GenerationCancelled
+from api.generation.llm import LLMProvider, TokenBudget
+from api.generation.state import rebuild
+from api.models import ProjectEvent
+from api.patterns.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+FINAL = ("succeeded", "failed", "cancelled")
+OFFLINE_NOTE = "Generated offline from the pattern library's templates; no language model was used."
+
+
+def current_attempt(events: Sequence[ProjectEvent]) -> list[ProjectEvent]:
+    """The events since the last retry: what this attempt has already done."""
+    start = 0
+    for index, event in enumerate(events):
+        if event.type == "project.retried":
+            start = index + 1
+    return list(events[start:])
+
+
+async def run_project(
+    database: Database,
+    embedder: Embedder,
+    project_id: uuid.UUID,
+    agents: Sequence[Agent] | None = None,
+    *,
+    llm: LLMProvider | None = None,
+    token_budget: int = 50_000,
+) -> str:
+    """Run (or resume) the pipeline; returns the project's final status."""
+    agents = list(agents) if agents is not None else default_agents()
+    async with database.sessionmaker() as session:
+        project = await eventlog.lock_project(session, project_id)
+        if project.status in FINAL:
+            return project.status
+        project.status = "running"
+        project.attempts += 1
+        project.engine = OFFLINE_ENGINE
+        events = await eventlog.all_events(session, project_id)
+        await eventlog.append(
+            session, project_id, "job.attempt", {"attempt": project.attempts, "engine": "offline"}
+        )
+        info = ProjectInfo(
+            project.id, project.owner, project.tenant_id, project.description, project.options
+        )
+        await session.commit()
+    attempt = current_attempt(events)
+    completed = {e.payload["step"]: e.payload for e in attempt if e.type == "step.completed"}
+    spent = sum(int(e.payload.get("tokens") or 0) for e in events if e.type == "step.completed")
+    context = StepContext(
+        project=info,
+        database=database,
+        embedder=embedder,
+        llm=llm,
+        budget=TokenBudget(token_budget, used=spent),
+    )
+    context.files = rebuild(events).files
+    try:
+        for agent in agents:
+            if agent.name in completed:
+                context.outputs[agent.name] = completed[agent.name]["outputs"]
+                continue
+            await _check_not_cancelled(database, project_id)
+            started = time.perf_counter()
+            outcome = await agent.run(context)
+            timing_ms = round((time.perf_counter() - started) * 1000, 1)
+            async with database.sessionmaker() as session:
+                project = await eventlog.lock_project(session, project_id)
+                if project.status == "cancelled":
+                    raise GenerationCancelled()
+                for path, content in sorted(outcome.files.items()):
+                    await eventlog.append(
+                        session,
+                        project_id,
+                        "file.written",
+                        {"path": path, "content": content},
+                        step=agent.name,
+                    )
+                for gate in outcome.gates:
+                    await eventlog.append(session, project_id, "gate.result", gate, step=agent.name)
+                await eventlog.append(
+                    session,
+                    project_id,
+                    "step.completed",
+                    {
+                        "step": agent.name,
+                        "inputs": outcome.inputs,
+                        "outputs": outcome.outputs,
+                        "decision": outcome.decision,
+                        "timing_ms": timing_ms,
+                        "tokens": outcome.tokens,
+                    },
+                    step=agent.name,
+                )
+                await session.commit()
+            context.outputs[agent.name] = outcome.outputs
+            context.files.update(outcome.files)
+            log.info("project %s: %s in %.0f ms", project_id, agent.name, timing_ms)
+    except GenerationCancelled:
+        log.info("project %s was cancelled", project_id)
+        return "cancelled"
+    final = context.outputs.get("repair") or context.outputs.get("quality_gates", {})
+    passed = bool(final.get("passed"))
+    return await _finish(database, project_id, "succeeded" if passed else "failed", context)
+
+
+async def _check_not_cancelled(database: Database, project_id: uuid.UUID) -> None:
+    async with database.sessionmaker() as session:
+        project = await eventlog.lock_project(session, project_id)
+        if project.status == "cancelled":
+            raise GenerationCancelled()
+
+
+async def _finish(
+    database: Database, project_id: uuid.UUID, status: str, context: StepContext
+) -> str:
+    gates = dict(context.outputs.get("quality_gates", {}).get("gates", {}))
+    repair = context.outputs.get("repair", {})
+    if repair.get("rounds"):
+        gates["after_repair"] = bool(repair.get("passed"))
+    summary: dict[str, Any] = {
+        "repair_rounds": repair.get("rounds", 0),
+        "tokens": context.budget.used if context.budget else 0,
+        "engine": OFFLINE_ENGINE,
+        "note": OFFLINE_NOTE,
+        "gates": gates,
+        "files": len(context.files),
+        "components": [
+            c["title"] for c in context.outputs.get("architect", {}).get("components", [])
+        ],
+    }
+    async with database.sessionmaker() as session:
+        project = await eventlog.lock_project(session, project_id)
+        if project.status == "cancelled":
+            return "cancelled"
+        project.status = status
+        project.summary = summary
+        await eventlog.append(
+            session, project_id, "project.finished", {"status": status, **summary}
+        )
+        await session.commit()
+    return status

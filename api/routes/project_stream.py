@@ -1,0 +1,107 @@
+"""The live event stream of a project: WebSocket and its Server-Sent Events twin.
+
+Both send every event with its sequence number, in order, starting after ``after``; a
+client that reconnects with the last number it saw gets exactly what it missed. Events
+are read from the database (the api keeps no state), polled every ``POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+
+from api.auth import HubIdentity, HubUser
+from api.core.db import Database
+from api.deps import CurrentUser, DatabaseDep, SessionDep
+from api.errors import ApiError
+from api.generation import eventlog, service
+from api.models import Project, ProjectEvent
+from api.schemas.projects import ProjectEventOut
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["projects"])
+
+POLL_SECONDS = 0.3
+FINAL_TYPES = ("project.finished", "project.cancelled")
+
+
+def event_json(event: ProjectEvent) -> dict[str, Any]:
+    """The same JSON as ``GET /projects/{id}/events`` gives for the event."""
+    return ProjectEventOut.model_validate(event).model_dump(mode="json")
+
+
+async def follow(
+    database: Database, project_id: uuid.UUID, after: int, *, until_final: bool
+) -> AsyncIterator[dict[str, Any]]:
+    """Events after ``after`` as they are appended; ends after a final event if asked."""
+    while True:
+        async with database.sessionmaker() as session:
+            events = await eventlog.events_after(session, project_id, after)
+        for event in events:
+            after = event.seq
+            yield event_json(event)
+            if until_final and event.type in FINAL_TYPES:
+                return
+        if not events:
+            if until_final and await _is_final(database, project_id):
+                return
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def _is_final(database: Database, project_id: uuid.UUID) -> bool:
+    async with database.sessionmaker() as session:
+        project = await session.get(Project, project_id)
+    return project is None or project.status in ("succeeded", "failed", "cancelled")
+
+
+@router.get("/projects/{project_id}/stream")
+async def stream_sse(
+    project_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    database: DatabaseDep,
+    request: Request,
+    after: Annotated[int, Query(ge=0)] = 0,
+    follow_until_done: bool = True,
+) -> StreamingResponse:
+    """Server-Sent Events; ``Last-Event-ID`` (set by browsers on reconnect) wins over ``after``."""
+    await service.owned_project(session, user, project_id)
+    last = request.headers.get("last-event-id")
+    if last is not None and last.isdigit():
+        after = int(last)
+
+    async def body() -> AsyncIterator[str]:
+        async for event in follow(database, project_id, after, until_final=follow_until_done):
+            yield f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+    return StreamingResponse(body(), media_type="text/event-stream")
+
+
+@router.websocket("/ws/orchestration/{project_id}")
+async def stream_websocket(
+    websocket: WebSocket, project_id: uuid.UUID, after: Annotated[int, Query(ge=0)] = 0
+) -> None:
+    app_state = websocket.app.state
+    identity: HubIdentity = app_state.identity
+    database: Database = app_state.database
+    try:
+        user: HubUser = await identity.user_for_request(cast(Request, websocket))
+        async with database.sessionmaker() as session:
+            await service.owned_project(session, user, project_id)
+    except ApiError as exc:
+        # 4000 + HTTP status: the client sees why (4401 not signed in, 4404 not yours).
+        await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
+        return
+    await websocket.accept()
+    try:
+        async for event in follow(database, project_id, after, until_final=False):
+            await websocket.send_json(event)
+    except WebSocketDisconnect:
+        return

@@ -1,0 +1,41 @@
+"""Platform admins: tenants (organisations) and their members."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import AdminUser, SessionDep
+from api.schemas.me import TenantOut
+from api.schemas.tenants import TenantIn, TenantMembershipIn
+from api.tenants import create_tenant, list_tenants, set_membership
+
+router = APIRouter(prefix="/admin", tags=["tenants"])
+
+
+@router.post(
+    "/tenants",
+    response_model=TenantOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a tenant",
+    responses={409: {"description": "The slug is taken."}},
+)
+async def post_tenant(body: TenantIn, admin: AdminUser, session: SessionDep) -> TenantOut:
+    tenant = await create_tenant(session, body.slug, body.name, actor=admin.name)
+    return TenantOut.model_validate(tenant)
+
+
+@router.get("/tenants", response_model=list[TenantOut], summary="List tenants")
+async def get_tenants(admin: AdminUser, session: SessionDep) -> list[TenantOut]:
+    return [TenantOut.model_validate(t) for t in await list_tenants(session)]
+
+
+@router.put(
+    "/users/{name}/tenant",
+    response_model=TenantOut | None,
+    summary="Put a user in a tenant (or in none)",
+)
+async def put_user_tenant(
+    name: str, body: TenantMembershipIn, admin: AdminUser, session: SessionDep
+) -> TenantOut | None:
+    profile = await set_membership(session, name, body.tenant, actor=admin.name)
+    return TenantOut.model_validate(profile.tenant) if profile.tenant else None

@@ -1,0 +1,12 @@
+"""Download the whole workspace (the server's root directory) as one archive."""
+
+from typing import Any
+
+from extensions.workspace_export.app import WorkspaceExportApp
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    return [{"module": "extensions.workspace_export", "app": WorkspaceExportApp}]
+
+
+__all__ = ["WorkspaceExportApp"]

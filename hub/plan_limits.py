@@ -1,0 +1,133 @@
+"""Plan-aware spawning: the user's plan decides whether a server may start and its limits.
+
+``PlanLimitsMixin`` goes in front of any spawner class (local, Docker, Kubernetes). At
+start it asks the api for the spawn policy (plan limits, today's minutes left), refuses
+with a message a person can act on, applies CPU, memory and idle limits, and reports the
+session's start and stop to the usage ledger. The session's start time is kept in the
+spawner's state, so a hub restart resumes the same session instead of opening a new one.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from jupyterhub.spawner import SpawnException
+
+from api.core.config import get_settings
+from hub.platform_api import PlanLimits, PlatformApi, PlatformApiError
+
+if TYPE_CHECKING:  # the mixin is used only on Spawner subclasses
+    from jupyterhub.spawner import Spawner as _SpawnerBase
+else:
+    _SpawnerBase = object
+
+UPGRADE_PATH = "/services/api/docs#/me"
+
+
+def idle_args(limits: PlanLimits) -> list[str]:
+    """Arguments that make the single-user server shut itself down when idle."""
+    seconds = limits.idle_timeout_minutes * 60
+    return [
+        f"--ServerApp.shutdown_no_activity_timeout={seconds}",
+        f"--MappingKernelManager.cull_idle_timeout={seconds}",
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_connected=False",
+    ]
+
+
+def session_start(hub_started: datetime | None) -> datetime:
+    """The session's key: the hub's own start time, which the enforcer also sees."""
+    if hub_started is None:
+        return datetime.now(UTC)
+    return hub_started if hub_started.tzinfo else hub_started.replace(tzinfo=UTC)
+
+
+class PlanLimitsMixin(_SpawnerBase):  # type: ignore[misc]
+    """Mix in before a Spawner class: ``class S(PlanLimitsMixin, DockerSpawner)``."""
+
+    session_started_at: datetime | None = None
+    plan_limits: PlanLimits | None = None
+
+    def _platform_api(self) -> PlatformApi:
+        return PlatformApi.from_settings(get_settings())
+
+    async def start(self) -> Any:
+        user: str = self.user.name
+        server_name: str = self.name
+        api = self._platform_api()
+        try:
+            policy = await api.spawn_policy(user, server_name)
+        except PlatformApiError as exc:
+            self.log.error("spawn policy for %s unavailable: %s", user, exc)
+            raise SpawnException(
+                "Your server cannot start right now: the platform could not check your plan. "
+                "Try again in a minute; if it persists, tell your administrator.",
+                reason="platform_unavailable",
+                status_code=503,
+            ) from exc
+        if not policy.allowed:
+            raise SpawnException(
+                policy.message,
+                reason="quota",
+                status_code=403,
+                message_html=(
+                    f'{html.escape(policy.message)} <a href="{UPGRADE_PATH}">See your plan</a>.'
+                ),
+            )
+        self.plan_limits = policy.limits
+        self.mem_limit = policy.limits.memory_limit_mb * 1024 * 1024
+        self.cpu_limit = policy.limits.cpu_limit
+        result = await super().start()
+        started = session_start(self.orm_spawner.started)
+        try:
+            await api.session_event(
+                user=user, server_name=server_name, started_at=started, event="start", at=started
+            )
+        except PlatformApiError as exc:
+            # The server runs; the enforcer's next heartbeat opens the session instead.
+            self.log.warning("could not record session start of %s: %s", user, exc)
+        self.session_started_at = started
+        return result
+
+    def get_args(self) -> list[str]:
+        args: list[str] = super().get_args()
+        if self.plan_limits is not None:
+            args.extend(idle_args(self.plan_limits))
+        return args
+
+    async def stop(self, now: bool = False) -> None:
+        # Read before stopping: some spawners clear their state inside stop().
+        started = self.session_started_at
+        await super().stop(now=now)
+        if started is None:
+            return
+        try:
+            await self._platform_api().session_event(
+                user=self.user.name,
+                server_name=self.name,
+                started_at=started,
+                event="stop",
+                at=datetime.now(UTC),
+                reason="stopped",
+            )
+        except PlatformApiError as exc:
+            # The enforcer closes sessions of servers that are no longer running.
+            self.log.warning("could not record session stop: %s", exc)
+        self.session_started_at = None
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self.session_started_at is not None:
+            state["session_started_at"] = self.session_started_at.isoformat()
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        if state.get("session_started_at"):
+            self.session_started_at = datetime.fromisoformat(state["session_started_at"])
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.session_started_at = None

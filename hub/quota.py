@@ -1,0 +1,122 @@
+"""The quota enforcer: a hub-managed service that keeps running servers within their plans.
+
+Every ``quota_check_seconds`` it lists the running servers from the hub, reports them to
+the api's usage ledger (which also closes sessions of servers that vanished, e.g. after a
+crash), and acts on the api's verdict per server: warn when the daily budget is nearly
+spent, stop the server when it is spent. Run by the hub as ``python -m hub.quota``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from api.core.config import get_settings
+from api.core.logging import configure_logging
+from hub.platform_api import PlatformApi, PlatformApiError
+
+log = logging.getLogger("datazentr.quota")
+
+
+class HubClient:
+    """The few hub REST calls the enforcer needs, with the service's own token."""
+
+    def __init__(self, api_url: str, token: str) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=api_url.rstrip("/") + "/",
+            timeout=30,
+            headers={"Authorization": f"token {token}"},
+        )
+
+    async def running_servers(self) -> list[dict[str, str]]:
+        response = await self._client.get("users", params={"state": "active"})
+        response.raise_for_status()
+        servers = []
+        for user in response.json():
+            for name, server in (user.get("servers") or {}).items():
+                if server.get("started"):
+                    servers.append(
+                        {"user": user["name"], "server_name": name, "started_at": server["started"]}
+                    )
+        return servers
+
+    async def stop_server(self, user: str, server_name: str) -> None:
+        path = (
+            f"users/{quote(user)}/server"
+            if not server_name
+            else (f"users/{quote(user)}/servers/{quote(server_name)}")
+        )
+        response = await self._client.delete(path)
+        if response.status_code not in (202, 204, 404):
+            response.raise_for_status()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+async def check_once(hub: HubClient, api: PlatformApi) -> list[dict[str, Any]]:
+    """One round: report running servers, stop those over budget. Returns the verdicts."""
+    servers = await hub.running_servers()
+    started = {(s["user"], s["server_name"]): s["started_at"] for s in servers}
+    verdicts = await api.heartbeat(servers)
+    for verdict in verdicts:
+        user, server_name = verdict["user"], verdict["server_name"]
+        if verdict["action"] == "stop":
+            log.info(
+                "stopping server %r of %s: daily budget spent (%.1f min used)",
+                server_name,
+                user,
+                verdict["minutes_used"],
+            )
+            # Close the session with its reason first; the spawner's own report of the
+            # stop then finds it closed and changes nothing.
+            await api.session_event(
+                user=user,
+                server_name=server_name,
+                event="stop",
+                at=datetime.now(UTC),
+                reason="quota",
+                started_at=datetime.fromisoformat(started[(user, server_name)]),
+            )
+            await hub.stop_server(user, server_name)
+        elif verdict["action"] == "warn":
+            log.info("%s has %.1f minutes left today", user, verdict["minutes_left"])
+    return verdicts
+
+
+async def run_forever() -> None:
+    settings = get_settings()
+    hub = HubClient(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    api = PlatformApi.from_settings(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("quota enforcer checking every %ss", settings.quota_check_seconds)
+    try:
+        while not stop.is_set():
+            try:
+                await check_once(hub, api)
+            except (PlatformApiError, httpx.HTTPError) as exc:
+                log.warning("quota check failed, retrying next round: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.quota_check_seconds)
+    finally:
+        await hub.close()
+
+
+def main() -> None:
+    configure_logging(get_settings().log_level)
+    asyncio.run(run_forever())
+
+
+if __name__ == "__main__":
+    main()

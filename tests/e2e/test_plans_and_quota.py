@@ -1,0 +1,158 @@
+"""Plans and daily time budgets, through the hub and the api of the running platform."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import HubUser
+
+pytestmark = pytest.mark.slow
+
+TINY_PLAN = {
+    "name": "Tiny",
+    "rank": 0,
+    "cpu_limit": 0.5,
+    "memory_limit_mb": 512,
+    "daily_minutes": 0,
+    "idle_timeout_minutes": 5,
+    "named_servers": 1,
+    "storage_gb": 1,
+}
+
+
+class Hub:
+    """The hub's REST API with one user's token."""
+
+    def __init__(self, user: HubUser) -> None:
+        self.user = user
+        self.client = httpx.Client(
+            base_url=f"{user.platform.url}/hub/api",
+            timeout=60,
+            headers={"Authorization": f"token {user.new_token()}"},
+        )
+        self.api = httpx.Client(
+            base_url=f"{user.platform.url}/services/api", timeout=30, headers=self.client.headers
+        )
+
+    def start(self, server: str = "") -> httpx.Response:
+        path = (
+            f"/users/{self.user.name}/servers/{server}"
+            if server
+            else (f"/users/{self.user.name}/server")
+        )
+        return self.client.post(path)
+
+    def servers(self) -> dict[str, dict[str, object]]:
+        model = self.client.get(f"/users/{self.user.name}").json()
+        servers: dict[str, dict[str, object]] = model["servers"]
+        return servers
+
+    def wait_ready(self, server: str = "", timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.servers().get(server, {}).get("ready"):
+            assert time.monotonic() < deadline, f"server {server!r} never became ready"
+            time.sleep(0.5)
+
+    def stop(self, server: str = "") -> None:
+        path = (
+            f"/users/{self.user.name}/servers/{server}"
+            if server
+            else (f"/users/{self.user.name}/server")
+        )
+        self.client.delete(path)
+        deadline = time.monotonic() + 60
+        while server in self.servers():
+            assert time.monotonic() < deadline, "server did not stop"
+            time.sleep(0.5)
+
+    def usage(self) -> dict[str, object]:
+        response = self.api.get("/me/usage")
+        assert response.status_code == 200, response.text
+        usage: dict[str, object] = response.json()
+        return usage
+
+
+@pytest.fixture
+def hub(new_user: HubUser) -> Iterator[Hub]:
+    hub = Hub(new_user)
+    yield hub
+    for server in list(hub.servers()):
+        hub.stop(server)
+
+
+@pytest.fixture(scope="session")
+def admin_api(admin: HubUser) -> Iterator[httpx.Client]:
+    client = httpx.Client(
+        base_url=f"{admin.platform.url}/services/api",
+        timeout=30,
+        headers={"Authorization": f"token {admin.new_token()}"},
+    )
+    assert client.put("/admin/plans/tiny", json=TINY_PLAN).status_code == 200
+    yield client
+    client.close()
+
+
+def test_a_session_is_recorded_from_start_to_stop(hub: Hub) -> None:
+    assert hub.start().status_code in (201, 202)
+    hub.wait_ready()
+    open_usage = hub.usage()
+    (session,) = open_usage["sessions"]  # type: ignore[misc]
+    assert session["server_name"] == "" and session["ended_at"] is None
+    assert open_usage["plan"]["code"] == "free"  # type: ignore[index]
+    hub.stop()
+    (closed,) = hub.usage()["sessions"]  # type: ignore[misc]
+    assert closed["ended_at"] is not None
+    assert closed["end_reason"] == "stopped"
+    assert 0 < hub.usage()["minutes_used"] < 5  # type: ignore[operator]
+
+
+def test_a_spawn_beyond_the_budget_is_refused_with_an_actionable_message(
+    hub: Hub, admin_api: httpx.Client
+) -> None:
+    moved = admin_api.put(f"/admin/users/{hub.user.name}/plan", json={"plan_code": "tiny"})
+    assert moved.status_code == 200
+    refused = hub.start()
+    assert refused.status_code == 403, refused.text
+    message = refused.json()["message"]
+    assert "of your 0 minutes today on the Tiny plan" in message
+    assert "resets at 00:00 UTC" in message
+    assert "The Free plan gives 120 minutes a day" in message
+    assert hub.servers() == {}
+
+
+def test_a_running_server_is_stopped_when_the_budget_is_spent(
+    hub: Hub, admin_api: httpx.Client
+) -> None:
+    assert hub.start().status_code in (201, 202)
+    hub.wait_ready()
+    admin_api.put(f"/admin/users/{hub.user.name}/plan", json={"plan_code": "tiny"})
+    deadline = time.monotonic() + 30
+    while hub.servers():
+        assert time.monotonic() < deadline, "the enforcer did not stop the server"
+        time.sleep(0.5)
+    (session,) = hub.usage()["sessions"]  # type: ignore[misc]
+    assert session["end_reason"] == "quota"
+    assert hub.usage()["minutes_left"] == 0
+
+
+def test_named_servers_are_limited_by_the_plan(hub: Hub) -> None:
+    assert hub.start("first").status_code in (201, 202)
+    refused = hub.start("second")
+    assert refused.status_code == 400, refused.text
+    assert "maximum of 1 named servers" in refused.json()["message"]
+
+
+def test_only_admins_change_plans(new_user: HubUser) -> None:
+    with httpx.Client(
+        base_url=f"{new_user.platform.url}/services/api",
+        headers={"Authorization": f"token {new_user.new_token()}"},
+    ) as client:
+        upgrade = client.put(f"/admin/users/{new_user.name}/plan", json={"plan_code": "pro"})
+        internal = client.post("/internal/spawn-policy", json={"user": new_user.name})
+    assert upgrade.status_code == 403
+    assert "admins" in upgrade.json()["error"]["message"]
+    assert internal.status_code == 403

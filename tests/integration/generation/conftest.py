@@ -1,0 +1,85 @@
+"""A seeded pattern library in its own database, the api in process, and a queue worker.
+
+``drain()`` runs a real procrastinate worker in this process until the queue is empty, so
+the tests go through the same queue, task and pipeline as the worker service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import httpx
+import psycopg
+import pytest
+
+from api.core import migrate
+from api.core.config import Settings
+from api.core.db import Database
+from api.generation.queue import QUEUE
+from api.main import create_app
+from api.patterns.embedder import Embedder, get_embedder
+from api.patterns.seed import load_seed_library
+from api.worker import build_worker_app
+from tests.integration.patterns.conftest import USERS, TokenIdentity
+
+PREFIX = "/services/api"
+Drain = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+def gen_embedder() -> Embedder:
+    return get_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def gen_url(pg_settings: Settings, gen_embedder: Embedder) -> Iterator[str]:
+    name = "generation"
+    admin = {"dbname": "postgres", "user": "postgres", "host": str(pg_settings.postgres_socket_dir)}
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@/{name}?host={pg_settings.postgres_socket_dir}"
+    migrate.upgrade(url)
+    load_seed_library(url, embedder=gen_embedder)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def gen_settings(pg_settings: Settings, gen_url: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=pg_settings.data_dir, database_url=gen_url
+    )
+
+
+@pytest.fixture
+async def gen_db(gen_url: str) -> AsyncIterator[Database]:
+    db = Database(gen_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def client(gen_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(gen_settings, identity=TokenIdentity(USERS))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://hub{PREFIX}", timeout=120
+        ) as http:
+            yield http
+
+
+@pytest.fixture
+async def drain(gen_settings: Settings, gen_db: Database) -> Drain:
+    """Run the queue's jobs in this process, as the worker service would, until none is left."""
+
+    async def run() -> None:
+        app = build_worker_app(gen_settings, gen_db)
+        async with app.open_async():
+            await app.run_worker_async(queues=[QUEUE], wait=False, install_signal_handlers=False)
+
+    return run
+
+
+def as_user(name: str) -> dict[str, str]:
+    return {"Authorization": f"token {name}"}

@@ -1,0 +1,112 @@
+"""A seeded pattern library in its own database, and the api over HTTP with test users.
+
+The database is migrated and seeded once per session (the embedder loads once); the
+HTTP client authenticates with tokens that a stand-in for the hub resolves to users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import psycopg
+import pytest
+from fastapi import Request
+
+from api.auth import HubIdentity, HubUser
+from api.core import migrate
+from api.core.config import Settings
+from api.core.db import Database
+from api.errors import NotAuthenticated
+from api.main import create_app
+from api.patterns.embedder import Embedder, MiniLMEmbedder, get_embedder
+from api.patterns.seed import load_seed_library
+
+PREFIX = "/services/api"
+USERS = {
+    "alice": HubUser(name="alice", admin=False),  # tenant acme
+    "bob": HubUser(name="bob", admin=False),  # tenant acme
+    "carol": HubUser(name="carol", admin=False),  # tenant globex
+    "dave": HubUser(name="dave", admin=False),  # no tenant
+    "root": HubUser(name="root", admin=True, roles=["admin", "user"]),
+}
+
+
+class TokenIdentity(HubIdentity):
+    """Stands in for the hub: the token is the user's name (the hub protocol has e2e tests)."""
+
+    def __init__(self, users: dict[str, HubUser]) -> None:
+        super().__init__()
+        self.users = users
+
+    async def user_for_request(self, request: Request) -> HubUser:
+        token = self.token_from_request(request)
+        if token is None or token not in self.users:
+            raise NotAuthenticated("unknown test token")
+        return self.users[token]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return get_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def library_url(pg_settings: Settings, embedder: Embedder) -> Iterator[str]:
+    """A database of its own, migrated and seeded once for the session."""
+    name = "pattern_library"
+    admin = {"dbname": "postgres", "user": "postgres", "host": str(pg_settings.postgres_socket_dir)}
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@/{name}?host={pg_settings.postgres_socket_dir}"
+    migrate.upgrade(url)
+    assert load_seed_library(url, embedder=embedder) >= 60
+    yield url
+
+
+@pytest.fixture(scope="session")
+def library_settings(pg_settings: Settings, library_url: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=pg_settings.data_dir, database_url=library_url
+    )
+
+
+@pytest.fixture
+async def library_db(library_url: str) -> AsyncIterator[Database]:
+    db = Database(library_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def api(library_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The api app in process; ``headers=as_user("alice")`` picks who is asking."""
+    app = create_app(library_settings, identity=TokenIdentity(USERS))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://hub{PREFIX}", timeout=60
+        ) as client:
+            await _set_up_tenants(client)
+            yield client
+
+
+def as_user(name: str) -> dict[str, str]:
+    return {"Authorization": f"token {name}"}
+
+
+async def _set_up_tenants(client: httpx.AsyncClient) -> None:
+    for slug in ("acme", "globex"):
+        response = await client.post(
+            "/admin/tenants", json={"slug": slug, "name": slug.title()}, headers=as_user("root")
+        )
+        assert response.status_code in (201, 409), response.text
+    for user, slug in (("alice", "acme"), ("bob", "acme"), ("carol", "globex")):
+        response = await client.put(
+            f"/admin/users/{user}/tenant", json={"tenant": slug}, headers=as_user("root")
+        )
+        assert response.status_code == 200, response.text
+
+
+__all__ = ["USERS", "MiniLMEmbedder", "as_user"]

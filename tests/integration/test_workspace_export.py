@@ -1,0 +1,88 @@
+"""The workspace export extension inside a real Jupyter server process."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import free_port
+
+TOKEN = "export-test-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("workspace")
+    (root / "project").mkdir()
+    (root / "project" / "main.py").write_text("print('hello')\n")
+    (root / "notes.md").write_text("# notes\n")
+    (root / ".cache").mkdir()
+    (root / ".cache" / "big.bin").write_bytes(b"\0" * 1024)
+    (root / "project" / "__pycache__").mkdir()
+    (root / "project" / "__pycache__" / "main.pyc").write_bytes(b"x")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(workspace: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.token={TOKEN}",
+            f"--ServerApp.root_dir={workspace}",
+            '--ServerApp.jpserver_extensions={"extensions.workspace_export": True}',
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/api/status", params={"token": TOKEN}).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_export_streams_the_workspace_as_tar_gz(server: str) -> None:
+    response = httpx.get(
+        f"{server}/datazentr/export", headers={"Authorization": f"token {TOKEN}"}, timeout=30
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/gzip"
+    assert "attachment" in response.headers["content-disposition"]
+    with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+        names = set(archive.getnames())
+        main = archive.extractfile("workspace/project/main.py")
+        assert main is not None
+        assert main.read() == b"print('hello')\n"
+    assert "workspace/notes.md" in names
+    assert not any(".cache" in name or "__pycache__" in name for name in names)
+
+
+def test_export_needs_the_users_token(server: str) -> None:
+    refused = httpx.get(f"{server}/datazentr/export", follow_redirects=False)
+    assert refused.status_code in (302, 401, 403)
+    assert not refused.content.startswith(b"\x1f\x8b")  # no archive without a token

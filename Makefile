@@ -5,12 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROXY := node_modules/.bin/configurable-http-proxy
 
-.PHONY: system-deps install up migrate test lint typecheck unit integration e2e bench clean
+.PHONY: system-deps install up migrate test lint typecheck unit integration e2e bench clean image
 
 # Debian/Ubuntu packages, each installed only when its command is missing:
 # Python's venv, Node for the proxy, chromium for the browser tests.
 # bubblewrap sandboxes the quality gates of project generation.
-SYSTEM_DEPS := node:nodejs npm:npm chromium:chromium git:git bwrap:bubblewrap
+# docker.io runs users' sessions (and the Docker tests); debootstrap builds the base image.
+SYSTEM_DEPS := node:nodejs npm:npm chromium:chromium git:git bwrap:bubblewrap \
+  dockerd:docker.io debootstrap:debootstrap
 
 system-deps:
 	@missing=""; \
@@ -60,6 +62,10 @@ e2e: install
 
 test: lint typecheck
 	$(BIN)/pytest tests
+
+# The single-user image (and its registry-free base) on the engine at $DOCKER_HOST.
+image: install
+	$(BIN)/python -m hub.docker_images build
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = float(os.environ.get("DATAZENTR_WORKER_HEARTBEAT_SECONDS", "5"))
 STALLED_SECONDS = float(os.environ.get("DATAZENTR_WORKER_STALLED_SECONDS", "30"))
 CONCURRENCY = int(os.environ.get("DATAZENTR_WORKER_CONCURRENCY", "1"))
+# On stop, a running job gets this long; then it is aborted (its sandbox killed) and goes
+# back to the queue, to resume after its last completed step.
+SHUTDOWN_SECONDS = float(os.environ.get("DATAZENTR_WORKER_SHUTDOWN_SECONDS", "3"))
 
 
 def build_worker_app(settings: Settings, database: Database) -> procrastinate.App:
@@ -78,6 +81,7 @@ async def main() -> None:
                 concurrency=CONCURRENCY,
                 update_heartbeat_interval=HEARTBEAT_SECONDS,
                 stalled_worker_timeout=STALLED_SECONDS,
+                shutdown_graceful_timeout=SHUTDOWN_SECONDS,
             )
         finally:
             watcher.cancel()

@@ -48,8 +48,10 @@ class StockHostNetworkSpawner(DockerSpawner):
 
 
 c.JupyterHub.spawner_class = StockHostNetworkSpawner
-c.DockerSpawner.remove = False
+c.DockerSpawner.remove = False  # the stock default: a returning user's container restarts
+c.DockerSpawner.use_internal_ip = True  # no port publishing on the host network
 c.DockerSpawner.extra_host_config = {}
+c.DockerSpawner.volumes = {"jupyterhub-user-{username}": "/home/jovyan"}  # stock naming
 '''
 
 
@@ -81,37 +83,50 @@ def stop(hub: httpx.Client, name: str) -> None:
         time.sleep(0.1)
 
 
-def measure(label: str, engine: DockerEngine, image: str, returns: int,
-            **env: str) -> dict[str, list[float]]:
+def measure(
+    label: str, engine: DockerEngine, image: str, returns: int, **env: str
+) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="bench-spawn-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         Path(tmp).chmod(0o755)
         platform = start_platform(
-            data_dir, Path(tmp) / "platform.log", DATAZENTR_SPAWNER="docker",
-            DOCKER_HOST=engine.docker_host, DATAZENTR_SINGLEUSER_IMAGE=image,
-            DATAZENTR_QUOTA_CHECK_SECONDS="60", **env,
+            data_dir,
+            Path(tmp) / "platform.log",
+            DATAZENTR_SPAWNER="docker",
+            DOCKER_HOST=engine.docker_host,
+            DATAZENTR_SINGLEUSER_IMAGE=image,
+            DATAZENTR_QUOTA_CHECK_SECONDS="60",
+            **env,
         )
         try:
             user = HubUser(platform)
             user.signup()
             user.login()
             token = user.new_token()
-            hub = httpx.Client(base_url=f"{platform.url}/hub/api", timeout=120,
-                               headers={"Authorization": f"token {token}"})
+            hub = httpx.Client(
+                base_url=f"{platform.url}/hub/api",
+                timeout=120,
+                headers={"Authorization": f"token {token}"},
+            )
             first = [timed_start(hub, user.name, platform.url, token)]
             returning = []
             for _ in range(returns):
                 stop(hub, user.name)
                 returning.append(timed_start(hub, user.name, platform.url, token))
             stop(hub, user.name)
-            print(f"  {label}: first {first[0]:.2f}s, returning p50 "
-                  f"{statistics.median(returning):.2f}s", flush=True)
+            print(
+                f"  {label}: first {first[0]:.2f}s, returning p50 "
+                f"{statistics.median(returning):.2f}s",
+                flush=True,
+            )
             return {"first": first, "returning": returning}
+        except Exception:
+            print(platform.log_tail(30), file=sys.stderr)
+            raise
         finally:
             stop_platform(platform)
-            for container in engine.client.containers.list(all=True,
-                                                           filters={"name": "jupyter-"}):
+            for container in engine.client.containers.list(all=True, filters={"name": "jupyter-"}):
                 container.remove(force=True)
 
 
@@ -127,13 +142,20 @@ def main() -> None:
             stock_config.write_text(STOCK_CONFIG)
             results = {
                 "stock DockerSpawner": measure(
-                    "stock", engine, image, args.returns,
-                    DATAZENTR_EXTRA_HUB_CONFIG=str(stock_config)),
+                    "stock",
+                    engine,
+                    image,
+                    args.returns,
+                    DATAZENTR_EXTRA_HUB_CONFIG=str(stock_config),
+                ),
                 "platform, no pause": measure(
-                    "platform, no pause", engine, image, args.returns,
-                    DATAZENTR_DOCKER_PAUSE_MINUTES="0"),
-                "platform (pause on stop)": measure(
-                    "platform", engine, image, args.returns),
+                    "platform, no pause",
+                    engine,
+                    image,
+                    args.returns,
+                    DATAZENTR_DOCKER_PAUSE_MINUTES="0",
+                ),
+                "platform (pause on stop)": measure("platform", engine, image, args.returns),
             }
         finally:
             engine.stop()
@@ -143,8 +165,10 @@ def main() -> None:
     for label, timings in results.items():
         p50 = statistics.median(timings["returning"])
         ratio = statistics.median(stock["returning"]) / p50
-        print(f"{label:28} {timings['first'][0]:7.2f}s {p50:7.2f}s "
-              f"{percentile(timings['returning'], 0.95):7.2f}s {ratio:12.1f}x")
+        print(
+            f"{label:28} {timings['first'][0]:7.2f}s {p50:7.2f}s "
+            f"{percentile(timings['returning'], 0.95):7.2f}s {ratio:12.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ CLI (``make image``)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import logging
 import os
@@ -197,6 +198,9 @@ def _prune_old_singleuser_tags(client: docker.DockerClient, keep: str, progress:
                 progress(f"removed the outdated {old}")
             except APIError as error:
                 log.info("keeping %s: %s", old, error.explanation)
+    # Earlier builds whose tag a rebuild took over (only images of ours: they carry the label).
+    with contextlib.suppress(APIError):
+        client.images.prune(filters={"dangling": True, "label": CONTENT_HASH_LABEL})
 
 
 def ensure_singleuser_image(

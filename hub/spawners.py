@@ -173,7 +173,7 @@ class PausingDockerSpawner(DockerSpawner):  # type: ignore[misc]
         return ip_port
 
 
-class PlatformDockerSpawner(PlanLimitsMixin, PausingDockerSpawner):  # type: ignore[misc]
+class PlatformDockerSpawner(PlanLimitsMixin, PausingDockerSpawner):
     """The plan check and the usage ledger wrap every start and stop, paused or not."""
 
 

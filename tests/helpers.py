@@ -18,3 +18,13 @@ def free_port() -> int:
 def artifact_path(name: str) -> Path:
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_DIR / name
+
+
+def reachable_by_other_users(path: Path) -> Path:
+    """Let other users traverse into ``path`` (tests run as root; Postgres runs as its own
+    unprivileged user and must reach its data dir under pytest's private temp dirs)."""
+    for directory in (path, *path.parents):
+        if directory in (Path("/tmp"), Path("/")):
+            break
+        directory.chmod(directory.stat().st_mode | 0o001)
+    return path

@@ -15,6 +15,7 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_USER = "datazentr-pg"
 START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
 
 
 class EmbeddedPostgresError(Exception):
@@ -73,6 +75,7 @@ class EmbeddedPostgres:
         self.logfile = self.root / "postgres.log"
         self.url = settings.sqlalchemy_url
         self.bin = postgres_bin_dir()
+        self._started_pid: int | None = None
 
     # Public API ----------------------------------------------------------------------
 
@@ -99,14 +102,21 @@ class EmbeddedPostgres:
             f"-k {self.socket_dir} -c listen_addresses=''",
         )
         log.info("embedded postgres started in %.2fs", time.monotonic() - started)
+        self._started_pid = self.server_pid()
         self._ensure_database()
         return True
 
     def stop(self) -> None:
-        if not self.is_running():
-            return
-        self._pg_ctl("stop", "--wait", "--mode=fast")
-        log.info("embedded postgres stopped")
+        if self.is_running():
+            self._pg_ctl("stop", "--wait", "--mode=fast")
+            log.info("embedded postgres stopped")
+        elif self._started_pid is not None and _is_postgres(self._started_pid):
+            # The data dir went away under a running server (deleted by hand or by a
+            # temp-dir cleaner): pg_ctl cannot find it, the process still answers signals.
+            os.kill(self._started_pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            _wait_gone(self._started_pid, STOP_TIMEOUT_SECONDS)
+            log.warning("embedded postgres stopped by pid: its data dir had vanished")
+        self._started_pid = None
 
     def is_running(self) -> bool:
         if not (self.pgdata / "PG_VERSION").exists():
@@ -245,6 +255,19 @@ class EmbeddedPostgres:
                 f"{result.stderr.strip() or result.stdout.strip()}"
                 + (f"\nLast lines of {self.logfile}:\n{tail}" if tail else "")
             )
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _is_postgres(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -13,6 +13,13 @@ class ProjectStateConflict(Conflict):
     """The project is not in a state that allows this (e.g. retrying a running job)."""
 
 
+class GenerationLimitReached(ApiError):
+    """The plan's generations a day are used up."""
+
+    status = 429
+    code = "generation_limit_reached"
+
+
 class SandboxUnavailable(ApiError):
     status = 503
     code = "sandbox_unavailable"

@@ -6,12 +6,13 @@ generated code it runs) does can change the project or influence another gate.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,9 @@ def write_files(directory: Path, files: dict[str, str]) -> None:
         target.write_text(content)
 
 
-def syntax_gate(directory: Path, limits: Limits) -> GateResult:
-    compiled = sandbox.run(directory, ["python", "-m", "compileall", "-q", "."], limits)
-    ruff = sandbox.run(
+async def syntax_gate(directory: Path, limits: Limits) -> GateResult:
+    compiled = await sandbox.run_async(directory, ["python", "-m", "compileall", "-q", "."], limits)
+    ruff = await sandbox.run_async(
         directory,
         ["python", "-m", "ruff", "check", "--no-cache", "--isolated", "--select", RUFF_RULES, "."],
         limits,
@@ -79,9 +80,9 @@ def syntax_gate(directory: Path, limits: Limits) -> GateResult:
     )
 
 
-def tests_gate(directory: Path, limits: Limits) -> GateResult:
+async def tests_gate(directory: Path, limits: Limits) -> GateResult:
     (directory / ".gates").mkdir(exist_ok=True)
-    result = sandbox.run(
+    result = await sandbox.run_async(
         directory,
         [
             "python",
@@ -134,9 +135,9 @@ def scan_secrets(files: dict[str, str]) -> list[dict[str, str]]:
     return found
 
 
-def security_gate(directory: Path, limits: Limits, files: dict[str, str]) -> GateResult:
+async def security_gate(directory: Path, limits: Limits, files: dict[str, str]) -> GateResult:
     (directory / ".gates").mkdir(exist_ok=True)
-    result = sandbox.run(
+    result = await sandbox.run_async(
         directory,
         [
             "python",
@@ -183,9 +184,9 @@ def security_gate(directory: Path, limits: Limits, files: dict[str, str]) -> Gat
     )
 
 
-def run_gates(files: dict[str, str], limits: Limits | None = None) -> list[GateResult]:
+async def run_gates_async(files: dict[str, str], limits: Limits | None = None) -> list[GateResult]:
     limits = limits or Limits()
-    runners: list[Callable[[Path], GateResult]] = [
+    runners: list[Callable[[Path], Awaitable[GateResult]]] = [
         lambda d: syntax_gate(d, limits),
         lambda d: tests_gate(d, limits),
         lambda d: security_gate(d, limits, files),
@@ -195,5 +196,10 @@ def run_gates(files: dict[str, str], limits: Limits | None = None) -> list[GateR
         with tempfile.TemporaryDirectory(prefix="datazentr-gate-") as scratch:
             directory = Path(scratch)
             write_files(directory, files)
-            results.append(runner(directory))
+            results.append(await runner(directory))
     return results
+
+
+def run_gates(files: dict[str, str], limits: Limits | None = None) -> list[GateResult]:
+    """Blocking form of :func:`run_gates_async`, for scripts and tests."""
+    return asyncio.run(run_gates_async(files, limits))

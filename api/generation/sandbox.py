@@ -14,10 +14,10 @@ What the sandboxed process gets:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -119,39 +119,63 @@ def command(project_dir: Path, argv: list[str], limits: Limits) -> list[str]:
     return args
 
 
-def run(project_dir: Path, argv: list[str], limits: Limits | None = None) -> SandboxResult:
-    """Run ``argv`` with the project as its working directory; never raises on failure."""
-    limits = limits or Limits()
-    # The sandbox user (nobody) must be able to write its copy of the project.
+def prepare(project_dir: Path) -> None:
+    """The sandbox user (nobody) must be able to write its scratch copy of the project."""
     for root, _dirs, files in os.walk(project_dir):
         os.chmod(root, 0o777)  # noqa: S103 - a scratch copy that only the sandbox uses
         for name in files:
             os.chmod(os.path.join(root, name), 0o666)  # noqa: S103
+
+
+async def run_async(
+    project_dir: Path, argv: list[str], limits: Limits | None = None
+) -> SandboxResult:
+    """Run ``argv`` with the project as its working directory; never raises on failure.
+
+    Cancelling the caller (a worker shutting down) kills the sandbox at once.
+    """
+    limits = limits or Limits()
+    prepare(project_dir)
     started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *command(project_dir, argv, limits),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={"LANG": "C.UTF-8"},
+    )
     try:
-        done = subprocess.run(
-            command(project_dir, argv, limits),
-            capture_output=True,
-            text=True,
-            timeout=limits.wall_seconds,
-            env={"LANG": "C.UTF-8"},
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), limits.wall_seconds)
+    except TimeoutError:
+        _kill(process)
+        await process.wait()
         return SandboxResult(
             returncode=-9,
-            stdout=_text(exc.stdout),
-            stderr=_text(exc.stderr) + f"\ntimed out after {limits.wall_seconds:.0f} s",
+            stdout="",
+            stderr=f"timed out after {limits.wall_seconds:.0f} s",
             seconds=time.perf_counter() - started,
             timed_out=True,
         )
+    except asyncio.CancelledError:
+        _kill(process)
+        raise
     return SandboxResult(
-        returncode=done.returncode,
-        stdout=done.stdout,
-        stderr=done.stderr,
+        returncode=process.returncode if process.returncode is not None else -1,
+        stdout=_text(stdout),
+        stderr=_text(stderr),
         seconds=time.perf_counter() - started,
         timed_out=False,
     )
+
+
+def run(project_dir: Path, argv: list[str], limits: Limits | None = None) -> SandboxResult:
+    """Blocking form of :func:`run_async`, for scripts and tests."""
+    return asyncio.run(run_async(project_dir, argv, limits))
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        # bwrap runs with --die-with-parent: its children die with it.
+        process.kill()
 
 
 def _text(value: bytes | str | None) -> str:

@@ -5,25 +5,55 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import HubUser
 from api.core.config import Settings
+from api.events import append_event
 from api.generation import eventlog, queue
-from api.generation.errors import ProjectNotFound, ProjectStateConflict
+from api.generation.errors import (
+    GenerationLimitReached,
+    ProjectNotFound,
+    ProjectStateConflict,
+)
 from api.generation.state import ProjectState, rebuild, seq_at_time
-from api.models import Project, ProjectEvent
+from api.models import Project, UserProfile
 from api.patterns.library import viewer_for
+from api.profiles import get_or_create_profile
 from api.schemas.projects import ProjectCreate
+
+
+async def check_daily_limit(session: AsyncSession, user: HubUser) -> None:
+    """Refuse a generation beyond the plan's ``generations_per_day`` (days are UTC days)."""
+    profile = await get_or_create_profile(session, user)
+    # Lock the profile: two requests at once must not both take the last generation.
+    await session.execute(
+        select(UserProfile.id).where(UserProfile.id == profile.id).with_for_update()
+    )
+    limit = profile.plan.generations_per_day
+    if limit is None:
+        return
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    used = await session.scalar(
+        select(func.count())
+        .select_from(Project)
+        .where(Project.owner == user.name, Project.created_at >= midnight)
+    )
+    if (used or 0) >= limit:
+        raise GenerationLimitReached(
+            f"Your plan ({profile.plan.name}) allows {limit} project generations a day and "
+            f"you have used them; more at 00:00 UTC, or move to a larger plan."
+        )
 
 
 async def create_project(
     session: AsyncSession, settings: Settings, user: HubUser, request: ProjectCreate
 ) -> Project:
     viewer = await viewer_for(session, user)
+    await check_daily_limit(session, user)
     project = Project(
         id=uuid.uuid4(),
         owner=user.name,
@@ -39,6 +69,14 @@ async def create_project(
         project.id,
         "project.created",
         {"description_chars": len(request.description), "options": project.options},
+    )
+    # The platform's audit log says who asked; the project's own log says everything else.
+    append_event(
+        session,
+        stream=f"project:{project.id}",
+        type="project.created",
+        actor=user.name,
+        tenant_id=viewer.tenant_id,
     )
     await session.commit()
     job_id = await queue.defer_generation(settings, project.id)
@@ -156,6 +194,3 @@ def zip_files(files: dict[str, str], root: str) -> bytes:
         for path, content in sorted(files.items()):
             archive.writestr(f"{root}/{path}", content)
     return buffer.getvalue()
-
-
-__all__ = ["ProjectEvent", "zip_files"]

@@ -55,6 +55,7 @@ async def write_to_workspace(
         timeout=30, transport=transport, headers=headers, follow_redirects=False
     ) as client:
         try:
+            await _check_server_ready(client, hub_url, user)
             for directory in directories(folder, list(files)):
                 await _put(client, f"{base}/{quote(directory)}", {"type": "directory"})
             for path, content in sorted(files.items()):
@@ -63,6 +64,24 @@ async def write_to_workspace(
         except httpx.TransportError as exc:
             raise WorkspaceUnavailable(f"Your server could not be reached ({exc}).") from exc
     return len(files)
+
+
+async def _check_server_ready(client: httpx.AsyncClient, hub_url: str, user: str) -> None:
+    response = await client.get(f"{hub_url.rstrip('/')}/hub/api/users/{quote(user)}")
+    if response.status_code in (401, 403):
+        raise WorkspaceUnavailable(
+            "This token may not reach your server: use a token from the hub's Token page "
+            "(a browser session's api cookie only reaches the api)."
+        )
+    if response.status_code != 200:
+        raise WorkspaceUnavailable(
+            f"The hub did not say whether your server runs ({response.status_code})."
+        )
+    server = (response.json().get("servers") or {}).get("") or {}
+    if not server.get("ready"):
+        raise WorkspaceUnavailable(
+            "Your Jupyter server is not running: start it from the hub's home page, then try again."
+        )
 
 
 async def _put(client: httpx.AsyncClient, url: str, body: dict[str, str]) -> None:

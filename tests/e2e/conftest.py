@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.helpers import artifact_path, free_port
+from tests.helpers import artifact_path, free_port, reachable_by_other_users
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 120
@@ -69,11 +69,7 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 def start_platform(data_dir: Path, log_path: Path, **env: str) -> Platform:
-    # As root the embedded Postgres runs as an unprivileged user: it must reach its dir.
-    for parent in (data_dir, *data_dir.parents):
-        if parent in (Path("/tmp"), Path("/")):
-            break
-        parent.chmod(parent.stat().st_mode | 0o001)
+    reachable_by_other_users(data_dir)
     hub_port = free_port()
     environment = (
         os.environ
@@ -128,9 +124,26 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         yield running
     finally:
         code = stop_platform(running)
-        leftovers = _alive(running.seen_pids) | _processes_using(data_dir)
+        leftovers = _leftovers(running)
         assert code == 0, f"launcher exited with {code}:\n{running.log_tail()}"
-        assert not leftovers, f"processes left behind: {sorted(leftovers)}"
+        assert not leftovers, f"processes left behind: {leftovers}"
+
+
+def _leftovers(platform: Platform, grace: float = 15) -> list[str]:
+    """Processes of the platform still alive ``grace`` seconds after the launcher exited."""
+    deadline = time.monotonic() + grace
+    while True:
+        alive = _alive(platform.seen_pids) | _processes_using(platform.data_dir)
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    described = []
+    for pid in sorted(alive):
+        try:
+            described.append(f"{pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
+        except psutil.NoSuchProcess:
+            continue
+    return described
 
 
 class HubUser:

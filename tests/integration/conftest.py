@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,16 +12,12 @@ from api.core import migrate
 from api.core.config import Settings
 from api.core.db import Database
 from api.core.postgres import EmbeddedPostgres
+from tests.helpers import reachable_by_other_users
 
 
 @pytest.fixture(scope="session")
 def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    data_dir = tmp_path_factory.mktemp("pg")
-    # The cluster runs as an unprivileged user when tests run as root: let it in.
-    for parent in (data_dir, *data_dir.parents):
-        if parent == Path("/tmp") or parent == Path("/"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o001)
+    data_dir = reachable_by_other_users(tmp_path_factory.mktemp("pg"))
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
     server = EmbeddedPostgres(settings)
     server.start()

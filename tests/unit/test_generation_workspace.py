@@ -15,6 +15,8 @@ async def test_directories_first_then_files_with_the_users_token() -> None:
     seen: list[tuple[str, str, dict[str, str]]] = []
 
     def contents(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/hub/api/users/ada":
+            return httpx.Response(200, json={"servers": {"": {"ready": True}}})
         seen.append(
             (request.url.path, request.headers["authorization"], json.loads(request.content))
         )
@@ -42,7 +44,7 @@ async def test_directories_first_then_files_with_the_users_token() -> None:
 
 
 async def test_a_stopped_server_is_a_clear_error() -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(503))
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"servers": {}}))
     with pytest.raises(WorkspaceUnavailable, match="not running"):
         await write_to_workspace(
             {"a.py": ""},

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from api.generation.agents.base import StepContext, StepOutcome
-from api.generation.gates import run_gates
+from api.generation.gates import run_gates_async
 
 
 class QualityGates:
     name = "quality_gates"
 
     async def run(self, context: StepContext) -> StepOutcome:
-        results = await asyncio.to_thread(run_gates, dict(context.files))
+        results = await run_gates_async(dict(context.files))
         passed = all(r.passed for r in results)
         return StepOutcome(
             inputs={"files": len(context.files)},

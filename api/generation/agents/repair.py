@@ -4,13 +4,12 @@ Without a model the project stays failed, with the gate report."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
 
 from api.generation.agents.base import StepContext, StepOutcome
-from api.generation.gates import run_gates
+from api.generation.gates import run_gates_async
 from api.generation.llm import LLMError
 
 MAX_ROUNDS = 2
@@ -89,7 +88,7 @@ class Repairer:
                 break
             files.update(fixes)
             changed.update(fixes)
-            gate_results = await asyncio.to_thread(run_gates, files)
+            gate_results = await run_gates_async(files)
             results = [r.as_payload() for r in gate_results]
             passed = all(r.passed for r in gate_results)
             reports = {r.gate: r.report[-3000:] for r in gate_results if not r.passed}

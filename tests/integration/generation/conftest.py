@@ -66,6 +66,12 @@ async def client(gen_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(
             transport=transport, base_url=f"http://hub{PREFIX}", timeout=120
         ) as http:
+            # The free plan allows 5 generations a day: these users generate more.
+            for name in ("alice", "dave"):
+                moved = await http.put(
+                    f"/admin/users/{name}/plan", json={"plan_code": "pro"}, headers=as_user("root")
+                )
+                assert moved.status_code == 200, moved.text
             yield http
 
 

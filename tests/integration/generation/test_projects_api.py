@@ -110,3 +110,16 @@ async def test_cancel_then_retry(client: httpx.AsyncClient, drain: Drain) -> Non
     assert body["status"] == "succeeded", body
     events = (await client.get(f"/projects/{project_id}/events", headers=as_user("carol"))).json()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_the_plans_generations_a_day_are_enforced(client: httpx.AsyncClient) -> None:
+    """bob is on the free plan: 5 generations a day."""
+    ids = [await create(client, "bob", f"A slug library number {n}") for n in range(5)]
+    refused = await client.post(
+        "/projects", json={"description": "one more"}, headers=as_user("bob")
+    )
+    assert refused.status_code == 429, refused.text
+    assert "allows 5 project generations a day" in refused.json()["error"]["message"]
+    for project_id in ids:  # nothing left in the queue for the other tests
+        cancelled = await client.post(f"/projects/{project_id}/cancel", headers=as_user("bob"))
+        assert cancelled.status_code == 200

@@ -32,15 +32,21 @@ from tests.e2e.conftest import HubUser, start_platform, stop_platform  # noqa: E
 from tests.e2e.docker_engine import DockerEngine  # noqa: E402
 
 STOCK_CONFIG = '''
+import hashlib
+
 from dockerspawner import DockerSpawner
-from jupyterhub.utils import random_port
 
 
 class StockHostNetworkSpawner(DockerSpawner):
-    """Stock DockerSpawner; on the host network, as its get_ip_and_port docstring says."""
+    """Stock DockerSpawner; on the host network, as its get_ip_and_port docstring says.
+
+    A kept container restarts with the environment it was created with, so each user
+    keeps one port.
+    """
 
     async def start(self):
-        self.ip, self.port = "127.0.0.1", random_port()
+        digest = int(hashlib.sha256(self.user.name.encode()).hexdigest(), 16)
+        self.ip, self.port = "127.0.0.1", 20000 + digest % 10000
         return await super().start()
 
     async def get_ip_and_port(self):

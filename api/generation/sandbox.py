@@ -79,6 +79,9 @@ def command(project_dir: Path, argv: list[str], limits: Limits) -> list[str]:
         "--gid",
         "65534",
     ]
+    # The private /tmp comes first: binds below may live under the host's /tmp (a project
+    # checked out there) and must stay visible on top of it.
+    args += ["--tmpfs", "/tmp"]  # noqa: S108 - a private tmpfs inside the sandbox
     for directory in SYSTEM_DIRS:
         if os.path.exists(directory):
             args += ["--ro-bind", directory, directory]
@@ -89,8 +92,6 @@ def command(project_dir: Path, argv: list[str], limits: Limits) -> list[str]:
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",  # noqa: S108 - a private tmpfs inside the sandbox
         "--bind",
         str(project_dir),
         PROJECT_MOUNT,

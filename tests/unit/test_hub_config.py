@@ -155,3 +155,11 @@ def test_generation_worker_is_a_managed_service(tmp_path: Path) -> None:
     assert worker["command"] == [sys.executable, "-m", "api.worker"]
     assert worker["environment"]["DATAZENTR_DATA_DIR"] == str(tmp_path)
     assert "url" not in worker  # not reachable through the proxy
+
+
+def test_auto_falls_back_to_local_processes_without_a_docker_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
+    assert hub_config.resolve_spawner(settings_for(tmp_path)) == "local"
+    assert hub_config.resolve_spawner(settings_for(tmp_path, spawner="docker")) == "docker"

@@ -24,6 +24,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+def sign_in(page: Page, url: str, name: str, password: str) -> None:
+    """Sign in on the login page as a person does, and land on the hub home."""
+    page.goto(f"{url}/hub/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{url}/hub/home")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -54,11 +63,7 @@ def test_sign_up_and_sign_in_reaches_the_hub_home(platform: Platform, page: Page
     expect(page.locator("body")).to_contain_text("signup was successful")
     page.screenshot(path=artifact_path("signup-done.png"))
 
-    page.goto(f"{platform.url}/hub/login")
-    page.fill("input[name=username]", user.name)
-    page.fill("input[name=password]", user.password)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{platform.url}/hub/home")
+    sign_in(page, platform.url, user.name, user.password)
     expect(page.locator("body")).to_contain_text("Start My Server")
     expect(page.locator("body")).to_contain_text(user.name)
     page.screenshot(path=artifact_path("hub-home.png"))
@@ -79,11 +84,7 @@ def test_wrong_password_shows_an_error_on_the_page(platform: Platform, page: Pag
 def test_api_docs_open_after_hub_login(platform: Platform, page: Page) -> None:
     user = HubUser(platform)
     assert user.signup().status_code == 200
-    page.goto(f"{platform.url}/hub/login")
-    page.fill("input[name=username]", user.name)
-    page.fill("input[name=password]", user.password)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{platform.url}/hub/home")
+    sign_in(page, platform.url, user.name, user.password)
     page.goto(f"{platform.url}/services/api/me")
     expect(page.locator("body")).to_contain_text(f'"name":"{user.name}"')
     page.goto(f"{platform.url}/services/api/docs")
@@ -94,11 +95,7 @@ def test_api_docs_open_after_hub_login(platform: Platform, page: Page) -> None:
 def test_start_my_server_opens_jupyterlab(platform: Platform, page: Page) -> None:
     user = HubUser(platform)
     assert user.signup().status_code == 200
-    page.goto(f"{platform.url}/hub/login")
-    page.fill("input[name=username]", user.name)
-    page.fill("input[name=password]", user.password)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{platform.url}/hub/home")
+    sign_in(page, platform.url, user.name, user.password)
     page.get_by_text("Start My Server").click()
     page.wait_for_url(f"**/user/{user.name}/lab**", timeout=120_000)
     expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)

@@ -43,6 +43,21 @@ def docker_platform(
         assert leftover == []
 
 
+@pytest.fixture(scope="module")
+def admin_api(docker_platform: Platform) -> Iterator[httpx.Client]:
+    """The api as the platform's admin (named in DATAZENTR_ADMIN_USERS)."""
+    admin = HubUser(docker_platform, name="admin")
+    admin.signup()
+    assert admin.login().status_code == 302
+    with httpx.Client(
+        base_url=f"{docker_platform.url}/services/api",
+        timeout=30,
+        headers={"Authorization": f"token {admin.new_token()}"},
+    ) as client:
+        yield client
+    admin.close()
+
+
 @pytest.fixture
 def person(docker_platform: Platform) -> Iterator[Hub]:
     user = HubUser(docker_platform)
@@ -176,16 +191,12 @@ def test_only_the_allowed_image_runs(person: Hub) -> None:
 def test_jupyterlab_loads_in_chromium(person: Hub, docker_platform: Platform) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, sign_in
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{docker_platform.url}/hub/login")
-        page.fill("input[name=username]", person.user.name)
-        page.fill("input[name=password]", person.user.password)
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{docker_platform.url}/hub/home")
+        sign_in(page, docker_platform.url, person.user.name, person.user.password)
         started = time.monotonic()
         page.get_by_text("Start My Server").click()
         page.wait_for_url(f"**/user/{person.user.name}/lab**", timeout=120_000)
@@ -206,23 +217,17 @@ def test_volume_names_follow_user_and_server(person: Hub, docker_engine: Any) ->
 
 
 def test_the_budget_stops_a_running_container(
-    person: Hub, docker_engine: Any, docker_platform: Platform
+    person: Hub, docker_engine: Any, admin_api: httpx.Client
 ) -> None:
     from tests.e2e.test_plans_and_quota import TINY_PLAN
 
-    admin = HubUser(docker_platform, name="admin")
-    admin.signup()
-    assert admin.login().status_code == 302
-    api = httpx.Client(
-        base_url=f"{docker_platform.url}/services/api",
-        timeout=30,
-        headers={"Authorization": f"token {admin.new_token()}"},
-    )
-    assert api.put("/admin/plans/tiny", json=TINY_PLAN).status_code == 200
+    assert admin_api.put("/admin/plans/tiny", json=TINY_PLAN).status_code == 200
     assert person.start().status_code in (201, 202)
     person.wait_ready()
     assert (
-        api.put(f"/admin/users/{person.user.name}/plan", json={"plan_code": "tiny"}).status_code
+        admin_api.put(
+            f"/admin/users/{person.user.name}/plan", json={"plan_code": "tiny"}
+        ).status_code
         == 200
     )
     deadline = time.monotonic() + 30
@@ -235,8 +240,6 @@ def test_the_budget_stops_a_running_container(
     refused = person.start()
     assert refused.status_code == 403
     assert "Tiny plan" in refused.json()["message"]
-    api.close()
-    admin.close()
 
 
 def test_a_returning_user_resumes_the_paused_server(person: Hub, docker_engine: Any) -> None:
@@ -265,22 +268,16 @@ def test_a_returning_user_resumes_the_paused_server(person: Hub, docker_engine: 
 
 
 def test_a_plan_change_starts_a_fresh_container(
-    person: Hub, docker_engine: Any, docker_platform: Platform
+    person: Hub, docker_engine: Any, admin_api: httpx.Client
 ) -> None:
-    admin = HubUser(docker_platform, name="admin")
-    admin.signup()
-    assert admin.login().status_code == 302
-    api = httpx.Client(
-        base_url=f"{docker_platform.url}/services/api",
-        timeout=30,
-        headers={"Authorization": f"token {admin.new_token()}"},
-    )
     assert person.start().status_code in (201, 202)
     person.wait_ready()
     first = _container(docker_engine, person).id
     person.stop()
     assert (
-        api.put(f"/admin/users/{person.user.name}/plan", json={"plan_code": "student"}).status_code
+        admin_api.put(
+            f"/admin/users/{person.user.name}/plan", json={"plan_code": "student"}
+        ).status_code
         == 200
     )
     assert person.start().status_code in (201, 202)
@@ -288,5 +285,3 @@ def test_a_plan_change_starts_a_fresh_container(
     container = _container(docker_engine, person)
     assert container.id != first
     assert container.attrs["HostConfig"]["Memory"] == 2048 * 1024 * 1024  # the student plan
-    api.close()
-    admin.close()

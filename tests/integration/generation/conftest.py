@@ -6,20 +6,18 @@ the tests go through the same queue, task and pipeline as the worker service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
-import psycopg
 import pytest
 
-from api.core import migrate
 from api.core.config import Settings
 from api.core.db import Database
 from api.generation.queue import QUEUE
 from api.main import create_app
-from api.patterns.embedder import Embedder, get_embedder
-from api.patterns.seed import load_seed_library
+from api.patterns.embedder import Embedder
 from api.worker import build_worker_app
+from tests.integration.conftest import seeded_database
 from tests.integration.patterns.conftest import USERS, TokenIdentity
 
 PREFIX = "/services/api"
@@ -27,21 +25,9 @@ Drain = Callable[[], Awaitable[None]]
 
 
 @pytest.fixture(scope="session")
-def gen_embedder() -> Embedder:
-    return get_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
-
-
-@pytest.fixture(scope="session")
-def gen_url(pg_settings: Settings, gen_embedder: Embedder) -> Iterator[str]:
-    name = "generation"
-    admin = {"dbname": "postgres", "user": "postgres", "host": str(pg_settings.postgres_socket_dir)}
-    with psycopg.connect(**admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@/{name}?host={pg_settings.postgres_socket_dir}"
-    migrate.upgrade(url)
-    load_seed_library(url, embedder=gen_embedder)
-    yield url
+def gen_url(pg_settings: Settings, embedder: Embedder) -> str:
+    """Its own seeded database: generation changes patterns' usage counts."""
+    return seeded_database(pg_settings, "generation", embedder)
 
 
 @pytest.fixture(scope="session")

@@ -74,11 +74,11 @@ def agents() -> list[Any]:
 
 
 async def test_failing_gates_are_repaired_when_a_model_is_configured(
-    gen_db: Database, gen_embedder: Embedder
+    gen_db: Database, embedder: Embedder
 ) -> None:
     project_id = await new_project(gen_db)
     llm = LLMProvider("http://model.test/v1", "fake", transport=fake_model())
-    status = await run_project(gen_db, gen_embedder, project_id, agents(), llm=llm)
+    status = await run_project(gen_db, embedder, project_id, agents(), llm=llm)
     assert status == "succeeded"
     async with gen_db.sessionmaker() as session:
         events = await eventlog.all_events(session, project_id)
@@ -93,10 +93,10 @@ async def test_failing_gates_are_repaired_when_a_model_is_configured(
 
 
 async def test_without_a_model_the_project_fails_with_the_gate_report(
-    gen_db: Database, gen_embedder: Embedder
+    gen_db: Database, embedder: Embedder
 ) -> None:
     project_id = await new_project(gen_db)
-    assert await run_project(gen_db, gen_embedder, project_id, agents()) == "failed"
+    assert await run_project(gen_db, embedder, project_id, agents()) == "failed"
     async with gen_db.sessionmaker() as session:
         events = await eventlog.all_events(session, project_id)
     tests = next(
@@ -107,15 +107,11 @@ async def test_without_a_model_the_project_fails_with_the_gate_report(
     assert "no model configured" in repair.payload["decision"]
 
 
-async def test_the_token_budget_stops_the_repair_loop(
-    gen_db: Database, gen_embedder: Embedder
-) -> None:
+async def test_the_token_budget_stops_the_repair_loop(gen_db: Database, embedder: Embedder) -> None:
     project_id = await new_project(gen_db)
     useless = fake_model(fixed="def add(a, b):\n    return a * b\n")  # still wrong
     llm = LLMProvider("http://model.test/v1", "fake", transport=useless)
-    status = await run_project(
-        gen_db, gen_embedder, project_id, agents(), llm=llm, token_budget=100
-    )
+    status = await run_project(gen_db, embedder, project_id, agents(), llm=llm, token_budget=100)
     assert status == "failed"
     async with gen_db.sessionmaker() as session:
         events = await eventlog.all_events(session, project_id)

@@ -6,21 +6,19 @@ HTTP client authenticates with tokens that a stand-in for the hub resolves to us
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
-import psycopg
 import pytest
 from fastapi import Request
 
 from api.auth import HubIdentity, HubUser
-from api.core import migrate
 from api.core.config import Settings
 from api.core.db import Database
 from api.errors import NotAuthenticated
 from api.main import create_app
-from api.patterns.embedder import Embedder, MiniLMEmbedder, get_embedder
-from api.patterns.seed import load_seed_library
+from api.patterns.embedder import Embedder, MiniLMEmbedder
+from tests.integration.conftest import seeded_database
 
 PREFIX = "/services/api"
 USERS = {
@@ -47,22 +45,9 @@ class TokenIdentity(HubIdentity):
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return get_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
-
-
-@pytest.fixture(scope="session")
-def library_url(pg_settings: Settings, embedder: Embedder) -> Iterator[str]:
+def library_url(pg_settings: Settings, embedder: Embedder) -> str:
     """A database of its own, migrated and seeded once for the session."""
-    name = "pattern_library"
-    admin = {"dbname": "postgres", "user": "postgres", "host": str(pg_settings.postgres_socket_dir)}
-    with psycopg.connect(**admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@/{name}?host={pg_settings.postgres_socket_dir}"
-    migrate.upgrade(url)
-    assert load_seed_library(url, embedder=embedder) >= 60
-    yield url
+    return seeded_database(pg_settings, "pattern_library", embedder)
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from api.models.pattern import KINDS, VISIBILITIES
 
-LANGUAGES = (
+Language = Literal[
     "python",
     "javascript",
     "typescript",
@@ -27,7 +27,8 @@ LANGUAGES = (
     "r",
     "notebook",
     "text",
-)
+]
+LANGUAGES: tuple[str, ...] = get_args(Language)
 
 MAX_FILES = 50
 MAX_CONTENT_CHARS = 200_000  # all files of one pattern together

@@ -12,6 +12,7 @@ from api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep
 from api.errors import InvalidInput, NotFound, PayloadTooLarge
 from api.models import Pattern
 from api.patterns import feedback, library
+from api.patterns.content import Language
 from api.patterns.embedder import Embedder, get_embedder
 from api.patterns.jsonl import MAX_IMPORT_BYTES, export_lines, import_patterns
 from api.patterns.ranking import wilson_lower_bound
@@ -23,7 +24,6 @@ from api.schemas.patterns import (
     FeedbackOut,
     ImportOut,
     Kind,
-    Language,
     PatternIn,
     PatternOut,
     PatternPage,

@@ -12,32 +12,13 @@ from api.patterns.content import (
     MAX_CONTENT_CHARS,
     MAX_FILES,
     MAX_QUERY_CHARS,
+    Language,
     check_path,
     check_tag,
 )
 
 Kind = Literal[
     "snippet", "module", "project_template", "architecture_decision", "deployment_config"
-]
-Language = Literal[
-    "python",
-    "javascript",
-    "typescript",
-    "sql",
-    "bash",
-    "yaml",
-    "toml",
-    "json",
-    "dockerfile",
-    "markdown",
-    "html",
-    "css",
-    "go",
-    "rust",
-    "java",
-    "r",
-    "notebook",
-    "text",
 ]
 Visibility = Literal["private", "tenant", "public"]
 Scope = Literal["global", "tenant", "personal"]

@@ -23,7 +23,7 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Integer, default
 
-from api.core.config import Settings
+from api.core.config import API_SERVICE_NAME, Settings
 from hub.plan_limits import PlanLimitsMixin
 from hub.platform_api import PlanLimits
 
@@ -189,6 +189,14 @@ def _kube_spawner_class() -> type:
 
 def _configure_common(settings: Settings, c: Any) -> None:
     c.Spawner.default_url = "/lab"
+    # A server's own token ($JUPYTERHUB_API_TOKEN, owned by its user) also opens the api:
+    # the platform's extensions and magics call it as that user, and no model key ever
+    # enters a user's server.
+    c.Spawner.server_token_scopes = [
+        "users:activity!user",
+        "access:servers!server",
+        f"access:services!service={API_SERVICE_NAME}",
+    ]
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 120
     c.JupyterHub.allow_named_servers = True
@@ -202,7 +210,15 @@ def configure_local(settings: Settings, c: Any) -> None:
     c.SimpleLocalProcessSpawner.home_dir_template = str(settings.data_dir / "users" / "{username}")
     # The platform's server extensions are enabled by their own config files, as in the
     # single-user image.
-    c.Spawner.environment = {"JUPYTER_CONFIG_PATH": str(extension_config_dir(settings))}
+    c.Spawner.environment = {
+        "JUPYTER_CONFIG_PATH": str(extension_config_dir(settings)),
+        **platform_environment(settings),
+    }
+
+
+def platform_environment(settings: Settings) -> dict[str, str]:
+    """What a user's server needs to find the platform: the api's URL as seen from it."""
+    return {"DATAZENTR_API_URL": settings.api_url_for_servers}
 
 
 def extension_config_dir(settings: Settings) -> Path:
@@ -237,6 +253,7 @@ def configure_docker(settings: Settings, c: Any, image: str) -> None:
         "security_opt": ["no-new-privileges"],
     }
     docker.cmd = ["jupyterhub-singleuser"]
+    docker.environment = platform_environment(settings)
     docker.pause_minutes = settings.docker_pause_minutes
     # Every container of this platform carries its label: the launcher removes what is
     # left (paused servers) when the platform stops.
@@ -261,6 +278,7 @@ def configure_kubernetes(settings: Settings, c: Any, image: str) -> None:
     kube.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
     kube.volume_mounts = [{"name": "home", "mountPath": HOME_IN_CONTAINER}]
     kube.cmd = ["jupyterhub-singleuser"]
+    kube.environment = platform_environment(settings)
 
 
 async def named_server_limit(handler: Any) -> int:

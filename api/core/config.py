@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     hub_api_port: int = Field(default=8081, description="The hub's internal API port.")
     proxy_api_port: int = Field(default=8001, description="configurable-http-proxy's REST API.")
     api_port: int = Field(default=8090, description="Where the api service listens (loopback).")
+    server_api_url: str | None = Field(
+        default=None,
+        description="The api's URL as users' servers reach it. Unset: the api's loopback port "
+        "(local servers, Docker on the host network); on Kubernetes e.g. "
+        "http://proxy-public/services/api.",
+    )
     admin_users: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(), description="Comma-separated hub user names that are admins."
     )
@@ -217,6 +223,13 @@ class Settings(BaseSettings):
         return f"http://{self.hub_ip}:{self.hub_port}/"
 
     @property
+    def api_url_for_servers(self) -> str:
+        """Where the platform's extensions in a user's server call the api (no trailing /)."""
+        if self.server_api_url:
+            return self.server_api_url.rstrip("/")
+        return f"http://127.0.0.1:{self.api_port}{API_PREFIX}".rstrip("/")
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The database URL in the form SQLAlchemy's psycopg 3 dialect expects."""
         if self.database_url is None:
@@ -258,6 +271,8 @@ class Settings(BaseSettings):
         }
         if self.singleuser_image is not None:
             env["DATAZENTR_SINGLEUSER_IMAGE"] = self.singleuser_image
+        if self.server_api_url is not None:
+            env["DATAZENTR_SERVER_API_URL"] = self.server_api_url
         if self.extra_hub_config is not None:
             env["DATAZENTR_EXTRA_HUB_CONFIG"] = str(self.extra_hub_config)
         env["DATAZENTR_EMBEDDER"] = self.embedder

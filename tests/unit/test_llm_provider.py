@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import FastAPI
 
 from api.generation.agents.base import ProjectInfo, StepContext
 from api.generation.agents.repair import Repairer
@@ -26,75 +20,23 @@ from api.generation.llm import (
     TokenBudget,
     TokenBudgetExceeded,
 )
+from tests.fake_openai import KEY, fake_openai_app, serve_app
 
-KEY = "test-key-0123456789"
 FIXED_CALC = "def add(a, b):\n    return a + b\n"
 
 
-def chunk(content: str | None = None, usage: dict[str, int] | None = None) -> str:
-    body: dict[str, Any] = {"object": "chat.completion.chunk", "model": "fake-1", "choices": []}
-    if content is not None:
-        body["choices"] = [{"index": 0, "delta": {"content": content}}]
-    if usage is not None:
-        body["usage"] = usage
-    return f"data: {json.dumps(body)}\n\n"
-
-
 def fake_openai() -> tuple[FastAPI, Counter[str], list[dict[str, Any]]]:
-    app = FastAPI()
-    calls: Counter[str] = Counter()
-    bodies: list[dict[str, Any]] = []
+    def repair(body: dict[str, Any]) -> list[str]:
+        return [json.dumps({"files": {"calc.py": FIXED_CALC, "../escape.py": "x = 1\n"}})]
 
-    @app.post("/v1/chat/completions")
-    async def completions(request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {KEY}":
-            return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
-        body = await request.json()
-        bodies.append(body)
-        model = body["model"]
-        calls[model] += 1
-        if model == "flaky-429" and calls[model] == 1:
-            return JSONResponse({"error": {"message": "slow down"}}, 429, {"Retry-After": "0"})
-        if (model == "flaky-500" and calls[model] <= 2) or model == "always-500":
-            return JSONResponse({"error": {"message": "oops"}}, status_code=500)
-        if model == "slow":
-            await asyncio.sleep(3)
-        if model == "malformed":
-            return Response("data: {not json\n\n", media_type="text/event-stream")
-        if model == "html":
-            return Response("<html>hello</html>", media_type="text/html")
-        text = ["Hel", "lo", " world"]
-        if model == "repair":
-            text = [json.dumps({"files": {"calc.py": FIXED_CALC, "../escape.py": "x = 1\n"}})]
-        usage = None if model == "no-usage" else {"prompt_tokens": 12, "completion_tokens": 3}
-
-        async def stream() -> AsyncIterator[str]:
-            for part in text:
-                yield chunk(part)
-            yield chunk(usage=usage) if usage else ""
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
-
-    return app, calls, bodies
+    return fake_openai_app(scripts={"repair": repair})
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, Counter[str], list[dict[str, Any]]]]:
     app, calls, bodies = fake_openai()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1", calls, bodies
-    uv.should_exit = True
-    thread.join(5)
+    with serve_app(app) as url:
+        yield f"{url}/v1", calls, bodies
 
 
 def provider(url: str, model: str, **kwargs: Any) -> LLMProvider:

@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             url = settings.sqlalchemy_url
             migrate.upgrade(url)
             load_seed_library(url, embedder=get_embedder(settings))
-            print(f"projects: {len(descriptions)} (offline engine, gates in bubblewrap)")
+            where = sandbox.default_backend().name
+            print(f"projects: {len(descriptions)} (offline engine, gates in {where})")
             results = asyncio.run(generate_all(url, descriptions))
         finally:
             server.stop()
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gate {gate}: median {statistics.median(seconds):.2f} s")
     direct_ms, boxed_ms = sandbox_overhead()
     print(
-        f"sandbox overhead: python -c pass {boxed_ms:.0f} ms in bubblewrap vs {direct_ms:.0f} ms "
+        f"sandbox overhead: python -c pass {boxed_ms:.0f} ms in {sandbox.default_backend().name} "
+        f"vs {direct_ms:.0f} ms "
         f"directly (baseline) = +{boxed_ms - direct_ms:.0f} ms per sandboxed command, "
         f"ratio {boxed_ms / direct_ms:.2f}x"
     )

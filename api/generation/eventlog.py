@@ -4,7 +4,9 @@ Every writer first locks the project's row (``SELECT ... FOR UPDATE``), then num
 events ``max(seq) + 1, + 2, ...`` in the same transaction: sequence numbers have no gaps,
 and the unique ``(project_id, seq)`` constraint makes a duplicate impossible even if a
 writer forgot the lock. A step's events are written in one transaction with its
-``step.completed`` event, so a crash leaves either all of them or none.
+``step.completed`` event, so a crash leaves either all of them or none. Each append also
+queues a NOTIFY in the same transaction (:mod:`api.generation.notify`): live streams wake
+when the event commits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.generation import notify
 from api.generation.errors import ProjectNotFound
 from api.models import Project, ProjectEvent
 
@@ -47,6 +50,7 @@ async def append(
     )
     session.add(event)
     await session.flush()
+    await notify.notify(session, project_id, event.seq)
     return event
 
 

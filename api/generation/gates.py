@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from api.generation import sandbox
-from api.generation.sandbox import Limits
+from api.generation.sandbox import Backend, Limits
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,15 @@ def write_files(directory: Path, files: dict[str, str]) -> None:
         target.write_text(content)
 
 
-async def syntax_gate(directory: Path, limits: Limits) -> GateResult:
-    compiled = await sandbox.run_async(directory, ["python", "-m", "compileall", "-q", "."], limits)
+async def syntax_gate(directory: Path, limits: Limits, backend: Backend) -> GateResult:
+    compiled = await sandbox.run_async(
+        directory, ["python", "-m", "compileall", "-q", "."], limits, backend
+    )
     ruff = await sandbox.run_async(
         directory,
         ["python", "-m", "ruff", "check", "--no-cache", "--isolated", "--select", RUFF_RULES, "."],
         limits,
+        backend,
     )
     passed = compiled.returncode == 0 and ruff.returncode == 0
     return GateResult(
@@ -80,7 +83,7 @@ async def syntax_gate(directory: Path, limits: Limits) -> GateResult:
     )
 
 
-async def tests_gate(directory: Path, limits: Limits) -> GateResult:
+async def tests_gate(directory: Path, limits: Limits, backend: Backend) -> GateResult:
     (directory / ".gates").mkdir(exist_ok=True)
     result = await sandbox.run_async(
         directory,
@@ -96,6 +99,7 @@ async def tests_gate(directory: Path, limits: Limits) -> GateResult:
             "junit_family=xunit2",
         ],
         limits,
+        backend,
     )
     total = failed = skipped = 0
     junit = directory / ".gates" / "junit.xml"
@@ -135,7 +139,9 @@ def scan_secrets(files: dict[str, str]) -> list[dict[str, str]]:
     return found
 
 
-async def security_gate(directory: Path, limits: Limits, files: dict[str, str]) -> GateResult:
+async def security_gate(
+    directory: Path, limits: Limits, files: dict[str, str], backend: Backend
+) -> GateResult:
     (directory / ".gates").mkdir(exist_ok=True)
     result = await sandbox.run_async(
         directory,
@@ -156,6 +162,7 @@ async def security_gate(directory: Path, limits: Limits, files: dict[str, str]) 
             "B101",
         ],
         limits,
+        backend,
     )
     issues: list[dict[str, Any]] = []
     report_file = directory / ".gates" / "bandit.json"
@@ -184,13 +191,42 @@ async def security_gate(directory: Path, limits: Limits, files: dict[str, str]) 
     )
 
 
-async def run_gates_async(files: dict[str, str], limits: Limits | None = None) -> list[GateResult]:
-    limits = limits or Limits()
-    runners: list[Callable[[Path], Awaitable[GateResult]]] = [
-        lambda d: syntax_gate(d, limits),
-        lambda d: tests_gate(d, limits),
-        lambda d: security_gate(d, limits, files),
+def python_gates(
+    files: dict[str, str], limits: Limits, box: Backend
+) -> list[Callable[[Path], Awaitable[GateResult]]]:
+    return [
+        lambda d: syntax_gate(d, limits, box),
+        lambda d: tests_gate(d, limits, box),
+        lambda d: security_gate(d, limits, files, box),
     ]
+
+
+def javascript_gates(
+    files: dict[str, str], limits: Limits, box: Backend
+) -> list[Callable[[Path], Awaitable[GateResult]]]:
+    from api.generation import gates_javascript as js
+
+    async def security(_directory: Path) -> GateResult:
+        return js.security_gate(files)
+
+    return [
+        lambda d: js.syntax_gate(d, limits, box, files),
+        lambda d: js.tests_gate(d, limits, box),
+        security,
+    ]
+
+
+async def run_gates_async(
+    files: dict[str, str],
+    limits: Limits | None = None,
+    backend: Backend | None = None,
+    language: str = "python",
+) -> list[GateResult]:
+    """The language's gates (syntax, tests, security), each on its own scratch copy."""
+    limits = limits or Limits()
+    box = backend or sandbox.default_backend()
+    gates = javascript_gates if language == "javascript" else python_gates
+    runners = gates(files, limits, box)
     results = []
     for runner in runners:
         with tempfile.TemporaryDirectory(prefix="datazentr-gate-") as scratch:
@@ -200,6 +236,11 @@ async def run_gates_async(files: dict[str, str], limits: Limits | None = None) -
     return results
 
 
-def run_gates(files: dict[str, str], limits: Limits | None = None) -> list[GateResult]:
+def run_gates(
+    files: dict[str, str],
+    limits: Limits | None = None,
+    backend: Backend | None = None,
+    language: str = "python",
+) -> list[GateResult]:
     """Blocking form of :func:`run_gates_async`, for scripts and tests."""
-    return asyncio.run(run_gates_async(files, limits))
+    return asyncio.run(run_gates_async(files, limits, backend, language))

@@ -2,31 +2,39 @@
 
 Resumable: a step whose ``step.completed`` event exists (since the last retry) is skipped
 and its recorded outputs reused, so a job restarted after a crash continues where it
-stopped and writes no event twice. Cancellation is checked before and after every step.
+stopped and writes no event twice. Cancellation is checked before and after every step,
+and watched while a step runs: a cancel stops the running step (its model request, its
+sandboxed gate process) within about ``CANCEL_POLL_SECONDS``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+
 from api.core.db import Database
 from api.generation import eventlog
-from api.generation.agents import Agent, StepContext, default_agents
+from api.generation.agents import Agent, StepContext, StepOutcome, default_agents
 from api.generation.agents.base import OFFLINE_ENGINE, ProjectInfo
 from api.generation.errors import GenerationCancelled
 from api.generation.llm import LLMProvider, TokenBudget
 from api.generation.state import rebuild
-from api.models import ProjectEvent
+from api.models import Project, ProjectEvent
 from api.patterns.embedder import Embedder
 
 log = logging.getLogger(__name__)
 
 FINAL = ("succeeded", "failed", "cancelled")
 OFFLINE_NOTE = "Generated offline from the pattern library's templates; no language model was used."
+WRITING_STEPS = ("architect", "code_generator", "test_writer", "doc_writer")
+CANCEL_POLL_SECONDS = 0.5
 
 
 def current_attempt(events: Sequence[ProjectEvent]) -> list[ProjectEvent]:
@@ -55,10 +63,11 @@ async def run_project(
             return project.status
         project.status = "running"
         project.attempts += 1
-        project.engine = OFFLINE_ENGINE
+        engine = llm.name if llm is not None else OFFLINE_ENGINE
+        project.engine = engine
         events = await eventlog.all_events(session, project_id)
         await eventlog.append(
-            session, project_id, "job.attempt", {"attempt": project.attempts, "engine": "offline"}
+            session, project_id, "job.attempt", {"attempt": project.attempts, "engine": engine}
         )
         info = ProjectInfo(
             project.id, project.owner, project.tenant_id, project.description, project.options
@@ -73,8 +82,12 @@ async def run_project(
         embedder=embedder,
         llm=llm,
         budget=TokenBudget(token_budget, used=spent),
+        engine=engine,
     )
     context.files = rebuild(events).files
+    context.step_engines = {
+        step: str(payload.get("engine") or OFFLINE_ENGINE) for step, payload in completed.items()
+    }
     try:
         for agent in agents:
             if agent.name in completed:
@@ -82,7 +95,7 @@ async def run_project(
                 continue
             await _check_not_cancelled(database, project_id)
             started = time.perf_counter()
-            outcome = await agent.run(context)
+            outcome = await _run_watched(agent, context, database, project_id)
             timing_ms = round((time.perf_counter() - started) * 1000, 1)
             async with database.sessionmaker() as session:
                 project = await eventlog.lock_project(session, project_id)
@@ -98,6 +111,10 @@ async def run_project(
                     )
                 for gate in outcome.gates:
                     await eventlog.append(session, project_id, "gate.result", gate, step=agent.name)
+                for notice in outcome.notices:
+                    await eventlog.append(
+                        session, project_id, "model.reply_unusable", notice, step=agent.name
+                    )
                 await eventlog.append(
                     session,
                     project_id,
@@ -109,11 +126,13 @@ async def run_project(
                         "decision": outcome.decision,
                         "timing_ms": timing_ms,
                         "tokens": outcome.tokens,
+                        "engine": outcome.engine,
                     },
                     step=agent.name,
                 )
                 await session.commit()
             context.outputs[agent.name] = outcome.outputs
+            context.step_engines[agent.name] = outcome.engine
             context.files.update(outcome.files)
             log.info("project %s: %s in %.0f ms", project_id, agent.name, timing_ms)
     except GenerationCancelled:
@@ -124,11 +143,59 @@ async def run_project(
     return await _finish(database, project_id, "succeeded" if passed else "failed", context)
 
 
+async def _run_watched(
+    agent: Agent, context: StepContext, database: Database, project_id: uuid.UUID
+) -> StepOutcome:
+    """Run one step while watching for a cancel; a cancel stops the step at once (its model
+    stream closed, its sandboxed process killed) and raises :class:`GenerationCancelled`."""
+    step = asyncio.ensure_future(agent.run(context))
+    try:
+        while True:
+            done, _ = await asyncio.wait({step}, timeout=CANCEL_POLL_SECONDS)
+            if done:
+                return step.result()
+            if await _is_cancelled(database, project_id):
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await step
+                raise GenerationCancelled()
+    finally:
+        if not step.done():  # the job itself was cancelled (worker stopping)
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await step
+
+
+async def _is_cancelled(database: Database, project_id: uuid.UUID) -> bool:
+    async with database.sessionmaker() as session:
+        status = await session.scalar(select(Project.status).where(Project.id == project_id))
+    return status == "cancelled"
+
+
 async def _check_not_cancelled(database: Database, project_id: uuid.UUID) -> None:
     async with database.sessionmaker() as session:
         project = await eventlog.lock_project(session, project_id)
         if project.status == "cancelled":
             raise GenerationCancelled()
+
+
+def offline_steps(context: StepContext) -> list[str]:
+    return [
+        s for s in WRITING_STEPS if context.step_engines.get(s, OFFLINE_ENGINE) == OFFLINE_ENGINE
+    ]
+
+
+def engine_note(context: StepContext) -> str:
+    if context.llm is None:
+        return OFFLINE_NOTE
+    fallen = offline_steps(context)
+    note = f"Written by the model {context.llm.model}."
+    if fallen:
+        note += (
+            " These steps fell back to the offline engine (the model's reply was unusable or "
+            f"the token budget was used up): {', '.join(fallen)}."
+        )
+    return note
 
 
 async def _finish(
@@ -138,17 +205,19 @@ async def _finish(
     repair = context.outputs.get("repair", {})
     if repair.get("rounds"):
         gates["after_repair"] = bool(repair.get("passed"))
+    plan = context.outputs.get("architect", {})
+    components = (plan.get("model_plan") or plan).get("components", [])
     summary: dict[str, Any] = {
         "repair_rounds": repair.get("rounds", 0),
         "tokens": context.budget.used if context.budget else 0,
-        "engine": OFFLINE_ENGINE,
-        "note": OFFLINE_NOTE,
+        "engine": context.engine,
+        "note": engine_note(context),
         "gates": gates,
         "files": len(context.files),
-        "components": [
-            c["title"] for c in context.outputs.get("architect", {}).get("components", [])
-        ],
+        "components": [c["title"] for c in components],
     }
+    if context.llm is not None:
+        summary["offline_steps"] = offline_steps(context)
     async with database.sessionmaker() as session:
         project = await eventlog.lock_project(session, project_id)
         if project.status == "cancelled":

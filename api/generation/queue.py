@@ -3,14 +3,21 @@
 The queue lives in the platform database (its schema is migration 0004), so any number of
 workers on any number of machines share it. Only the project id travels in a job; the
 worker reads everything else from the database.
+
+A job is enqueued in the same transaction that creates (or retries) its project, through
+procrastinate's own SQL function (:func:`defer_in_session`): a crash at any moment leaves
+either both the project and its job, or neither.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
 import procrastinate
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.config import Settings
 
@@ -29,13 +36,22 @@ def queue_app(settings: Settings) -> procrastinate.App:
     return procrastinate.App(connector=connector)
 
 
-async def defer_generation(settings: Settings, project_id: uuid.UUID) -> int:
-    app = queue_app(settings)
-    async with app.open_async():
-        job_id: int = await app.configure_task(TASK, queue=QUEUE).defer_async(
-            project_id=str(project_id)
-        )
-    return job_id
+# procrastinate's ``defer_jobs`` query (procrastinate/sql/queries.sql), with the default
+# priority (0) and no lock, queueing lock or schedule: what ``defer_async`` would send.
+DEFER_SQL = text(
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, "
+    "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))"
+)
+
+
+async def defer_in_session(session: AsyncSession, project_id: uuid.UUID) -> int:
+    """Enqueue the project's generation job in the session's transaction; the job exists
+    (and workers are woken) only when that transaction commits."""
+    args = json.dumps({"project_id": str(project_id)})
+    job_id = await session.scalar(DEFER_SQL, {"queue": QUEUE, "task": TASK, "args": args})
+    if job_id is None:
+        raise RuntimeError("procrastinate_defer_jobs_v1 returned no job id")
+    return int(job_id)
 
 
 async def cancel_job(settings: Settings, job_id: int) -> bool:

@@ -1,6 +1,8 @@
-"""Run a command on a project directory inside bubblewrap.
+"""Run a command on a project directory inside a sandbox: bubblewrap (here) or a Docker
+container (:mod:`api.generation.sandbox_docker`), chosen by the ``generation_sandbox``
+setting (``auto``: Docker when an engine answers, else bubblewrap).
 
-What the sandboxed process gets:
+What a bubblewrap-sandboxed process gets:
 
 - no network (``--unshare-all`` includes a new, empty network namespace), no other
   processes (PID namespace), no capabilities, a new session (no terminal injection);
@@ -15,14 +17,18 @@ What the sandboxed process gets:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Protocol
 
+from api.core.config import Settings, get_settings
 from api.generation.errors import SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -128,14 +134,56 @@ def prepare(project_dir: Path) -> None:
             os.chmod(os.path.join(root, name), 0o666)  # noqa: S103
 
 
+class Backend(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def run(self, project_dir: Path, argv: list[str], limits: Limits) -> SandboxResult: ...
+
+
+@dataclass(frozen=True)
+class Bubblewrap:
+    name: str = "bubblewrap"
+
+    async def run(self, project_dir: Path, argv: list[str], limits: Limits) -> SandboxResult:
+        return await _bubblewrap_run(project_dir, argv, limits)
+
+
+def choose_backend(settings: Settings) -> Backend:
+    """The backend the ``generation_sandbox`` setting asks for; ``auto`` takes Docker when
+    an engine answers and has the sandbox image."""
+    from api.generation.sandbox_docker import DockerSandbox, engine_ready
+
+    mode, image = settings.generation_sandbox, settings.generation_sandbox_image
+    docker_host = os.environ.get("DOCKER_HOST")
+    if mode == "docker" or (mode == "auto" and engine_ready(docker_host, image)):
+        return DockerSandbox(image, docker_host)
+    return Bubblewrap()
+
+
+@cache
+def default_backend() -> Backend:
+    backend = choose_backend(get_settings())
+    log.info("quality gates run in %s", backend.name)
+    return backend
+
+
 async def run_async(
-    project_dir: Path, argv: list[str], limits: Limits | None = None
+    project_dir: Path,
+    argv: list[str],
+    limits: Limits | None = None,
+    backend: Backend | None = None,
 ) -> SandboxResult:
     """Run ``argv`` with the project as its working directory; never raises on failure.
 
-    Cancelling the caller (a worker shutting down) kills the sandbox at once.
+    Cancelling the caller (a cancelled project, a worker shutting down) kills the sandbox
+    at once.
     """
-    limits = limits or Limits()
+    backend = backend or default_backend()
+    return await backend.run(project_dir, argv, limits or Limits())
+
+
+async def _bubblewrap_run(project_dir: Path, argv: list[str], limits: Limits) -> SandboxResult:
     prepare(project_dir)
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
@@ -157,7 +205,11 @@ async def run_async(
             timed_out=True,
         )
     except asyncio.CancelledError:
+        # A cancel (the project cancelled, the worker stopping) kills the sandbox and waits
+        # for it: no process of the project outlives the step.
         _kill(process)
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(process.wait(), 5)
         raise
     return SandboxResult(
         returncode=process.returncode if process.returncode is not None else -1,
@@ -168,9 +220,14 @@ async def run_async(
     )
 
 
-def run(project_dir: Path, argv: list[str], limits: Limits | None = None) -> SandboxResult:
+def run(
+    project_dir: Path,
+    argv: list[str],
+    limits: Limits | None = None,
+    backend: Backend | None = None,
+) -> SandboxResult:
     """Blocking form of :func:`run_async`, for scripts and tests."""
-    return asyncio.run(run_async(project_dir, argv, limits))
+    return asyncio.run(run_async(project_dir, argv, limits, backend))
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

@@ -78,10 +78,8 @@ async def create_project(
         actor=user.name,
         tenant_id=viewer.tenant_id,
     )
-    await session.commit()
-    job_id = await queue.defer_generation(settings, project.id)
-    project = await eventlog.lock_project(session, project.id)
-    project.job_id = job_id
+    # The job is created in the same transaction: no project without a job, nor the reverse.
+    project.job_id = await queue.defer_in_session(session, project.id)
     await session.commit()
     await session.refresh(project)
     return project
@@ -135,10 +133,7 @@ async def retry_project(
         )
     project.status = "queued"
     await eventlog.append(session, project_id, "project.retried", {"by": user.name})
-    await session.commit()
-    job_id = await queue.defer_generation(settings, project_id)
-    project = await eventlog.lock_project(session, project_id)
-    project.job_id = job_id
+    project.job_id = await queue.defer_in_session(session, project_id)
     await session.commit()
     await session.refresh(project)
     return project

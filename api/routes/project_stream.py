@@ -2,12 +2,13 @@
 
 Both send every event with its sequence number, in order, starting after ``after``; a
 client that reconnects with the last number it saw gets exactly what it missed. Events
-are read from the database (the api keeps no state), polled every ``POLL_SECONDS``.
+are read from the database (the api keeps no state) whenever the appending transaction's
+NOTIFY arrives (:mod:`api.generation.notify`); a slow poll every ``FALLBACK_POLL_SECONDS``
+covers a lost notification connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -21,14 +22,14 @@ from api.auth import HubIdentity, HubUser
 from api.core.db import Database
 from api.deps import CurrentUser, DatabaseDep, SessionDep
 from api.errors import ApiError
-from api.generation import eventlog, service
+from api.generation import eventlog, notify, service
 from api.models import Project, ProjectEvent
 from api.schemas.projects import ProjectEventOut
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["projects"])
 
-POLL_SECONDS = 0.3
+FALLBACK_POLL_SECONDS = 2.0
 FINAL_TYPES = ("project.finished", "project.cancelled")
 
 
@@ -41,18 +42,19 @@ async def follow(
     database: Database, project_id: uuid.UUID, after: int, *, until_final: bool
 ) -> AsyncIterator[dict[str, Any]]:
     """Events after ``after`` as they are appended; ends after a final event if asked."""
-    while True:
-        async with database.sessionmaker() as session:
-            events = await eventlog.events_after(session, project_id, after)
-        for event in events:
-            after = event.seq
-            yield event_json(event)
-            if until_final and event.type in FINAL_TYPES:
-                return
-        if not events:
-            if until_final and await _is_final(database, project_id):
-                return
-            await asyncio.sleep(POLL_SECONDS)
+    async with notify.listening(database, project_id) as wait:
+        while True:
+            async with database.sessionmaker() as session:
+                events = await eventlog.events_after(session, project_id, after)
+            for event in events:
+                after = event.seq
+                yield event_json(event)
+                if until_final and event.type in FINAL_TYPES:
+                    return
+            if not events:
+                if until_final and await _is_final(database, project_id):
+                    return
+                await wait(FALLBACK_POLL_SECONDS)
 
 
 async def _is_final(database: Database, project_id: uuid.UUID) -> bool:

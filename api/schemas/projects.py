@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_DESCRIPTION_BYTES = 20 * 1024
-LANGUAGES = ("python",)
+LANGUAGES = ("python", "javascript")
 
 
 class ProjectOptions(BaseModel):
@@ -17,8 +17,10 @@ class ProjectOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language: Literal["python"] = Field(
-        default="python", description="The project's language; the offline engine writes Python."
+    language: Literal["python", "javascript"] = Field(
+        default="python",
+        description="The project's language: python (gates: pytest, ruff, bandit) or "
+        "javascript (Node 20, CommonJS; gates: node --check, node --test).",
     )
     stack: list[str] = Field(
         default_factory=list, max_length=10, description="Hints, e.g. ['fastapi', 'pytest']."

@@ -3,6 +3,10 @@
 A pattern qualifies when it is in the requested language, has a test, every module it
 imports is either its own or installed where the gates run, and its files do not collide
 with a component already chosen. At most one project template, at most three components.
+
+With a model configured, the model also plans the project (components, files, decisions)
+from the request and the chosen patterns; the pattern plan stays in the outputs, so a later
+step that cannot use the model can still compose the project offline.
 """
 
 from __future__ import annotations
@@ -15,12 +19,19 @@ from typing import Any
 
 from sqlalchemy import select
 
+from api.generation.agents import model
 from api.generation.agents.base import StepContext, StepOutcome
 from api.models import Pattern
 
 MAX_COMPONENTS = 3
 # A further component must be about as relevant as the first one chosen.
 RELEVANCE_MARGIN = 0.08
+PLAN_SYSTEM = (
+    "You are the architect of a small project with tests. Reply with JSON only: "
+    '{"components": [{"title": str, "purpose": str, "files": [relative paths]}], '
+    '"files": [every relative path the project needs, tests included], '
+    '"decisions": [short sentences: what you decided and why]}.'
+)
 
 
 def imported_modules(source: str) -> set[str]:
@@ -83,6 +94,33 @@ class Architect:
     name = "architect"
 
     async def run(self, context: StepContext) -> StepOutcome:
+        outcome = await self.pattern_plan(context)
+        if context.llm is None:
+            return outcome
+        patterns = "\n".join(
+            f"- {c['title']} ({c['kind']}): {', '.join(f['path'] for f in c['files'])}"
+            for c in outcome.outputs["components"]
+        )
+        asked = await model.ask(
+            context,
+            self.name,
+            PLAN_SYSTEM,
+            f"{model.brief(context)}\n\n# Patterns from the library that fit\n"
+            f"{patterns or '(none)'}",
+            model.plan_from,
+        )
+        outcome.tokens, outcome.notices = asked.tokens, asked.notices
+        if asked.value is None:
+            outcome.decision += " (the model's plan was unusable: offline plan)"
+            return outcome
+        outcome.outputs["model_plan"] = asked.value
+        outcome.engine = context.llm.name
+        outcome.decision = "; ".join(
+            asked.value["decisions"]
+        ) or "planned by the model: " + ", ".join(c["title"] for c in asked.value["components"])
+        return outcome
+
+    async def pattern_plan(self, context: StepContext) -> StepOutcome:
         intent = context.outputs["intent"]
         hits = context.outputs["pattern_search"]["hits"]
         ids = [uuid.UUID(hit["id"]) for hit in hits]

@@ -32,6 +32,8 @@ class StepContext:
     engine: str = OFFLINE_ENGINE
     llm: LLMProvider | None = None
     budget: TokenBudget | None = None
+    # The engine each finished step ran with (see ``StepOutcome.engine``).
+    step_engines: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +44,10 @@ class StepOutcome:
     files: dict[str, str] = field(default_factory=dict)
     gates: list[dict[str, Any]] = field(default_factory=list)
     tokens: int = 0
+    # Who did the step's work: ``OFFLINE_ENGINE`` or the model's ``LLMProvider.name``.
+    engine: str = OFFLINE_ENGINE
+    # ``model.reply_unusable`` payloads: model replies the step could not use.
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Agent(Protocol):

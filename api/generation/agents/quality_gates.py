@@ -10,10 +10,11 @@ class QualityGates:
     name = "quality_gates"
 
     async def run(self, context: StepContext) -> StepOutcome:
-        results = await run_gates_async(dict(context.files))
+        language = context.outputs.get("intent", {}).get("language", "python")
+        results = await run_gates_async(dict(context.files), language=language)
         passed = all(r.passed for r in results)
         return StepOutcome(
-            inputs={"files": len(context.files)},
+            inputs={"files": len(context.files), "language": language},
             outputs={
                 "passed": passed,
                 "gates": {r.gate: r.passed for r in results},

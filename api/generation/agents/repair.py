@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+from api.generation.agents import model
 from api.generation.agents.base import StepContext, StepOutcome
 from api.generation.gates import run_gates_async
 from api.generation.llm import LLMError
@@ -15,7 +16,7 @@ from api.generation.llm import LLMError
 MAX_ROUNDS = 2
 MAX_PROMPT_FILE_CHARS = 60_000
 SYSTEM = (
-    "You fix Python projects whose quality gates failed. Reply with JSON only: "
+    "You fix projects whose quality gates failed. Reply with JSON only: "
     '{"files": {"<path>": "<full new content>", ...}} containing only the files you change.'
 )
 
@@ -76,7 +77,10 @@ class Repairer:
             try:
                 reply = await context.llm.complete(
                     [
-                        {"role": "system", "content": SYSTEM},
+                        {
+                            "role": "system",
+                            "content": model.system_prompt(context, self.name, SYSTEM),
+                        },
                         {"role": "user", "content": prompt(files, reports)},
                     ],
                     budget=context.budget,
@@ -88,7 +92,9 @@ class Repairer:
                 break
             files.update(fixes)
             changed.update(fixes)
-            gate_results = await run_gates_async(files)
+            gate_results = await run_gates_async(
+                files, language=context.outputs.get("intent", {}).get("language", "python")
+            )
             results = [r.as_payload() for r in gate_results]
             passed = all(r.passed for r in gate_results)
             reports = {r.gate: r.report[-3000:] for r in gate_results if not r.passed}
@@ -109,4 +115,5 @@ class Repairer:
             files=changed,
             gates=results,
             tokens=tokens,
+            engine=context.llm.name,
         )

@@ -45,12 +45,23 @@ class NoMoreTests:
 
 
 def fake_model(fixed: str = FIXED) -> httpx.MockTransport:
+    """Plans and documents for 10 tokens each; a repair costs 220 tokens."""
+
     def reply(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        assert "assert" in body["messages"][1]["content"]  # the failing gate's report
-        content = json.dumps({"files": {"calc.py": fixed}})
-        chunk = {"choices": [{"delta": {"content": content}}], "model": "fake"}
-        usage = {"choices": [], "usage": {"prompt_tokens": 200, "completion_tokens": 20}}
+        system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+        tokens = {"prompt_tokens": 10, "completion_tokens": 0}
+        if system.startswith("[step: architect]"):
+            answer: dict[str, Any] = {"components": [{"title": "calc", "files": ["calc.py"]}]}
+        elif system.startswith("[step: doc_writer]"):
+            answer = {"files": {"README.md": "# calc\n"}}
+        else:
+            assert system.startswith("[step: repair]")
+            assert "assert" in user  # the failing gate's report
+            answer = {"files": {"calc.py": fixed}}
+            tokens = {"prompt_tokens": 200, "completion_tokens": 20}
+        chunk = {"choices": [{"delta": {"content": json.dumps(answer)}}], "model": "fake"}
+        usage = {"choices": [], "usage": tokens}
         stream = f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(usage)}\n\ndata: [DONE]\n\n"
         return httpx.Response(200, text=stream, headers={"content-type": "text/event-stream"})
 
@@ -89,7 +100,7 @@ async def test_failing_gates_are_repaired_when_a_model_is_configured(
     repair = next(e for e in events if e.type == "step.completed" and e.step == "repair")
     assert repair.payload["tokens"] == 220
     assert repair.payload["decision"] == "repaired in 1 round(s)"
-    assert project.summary["tokens"] == 220 and project.summary["gates"]["after_repair"] is True
+    assert project.summary["tokens"] == 240 and project.summary["gates"]["after_repair"] is True
 
 
 async def test_without_a_model_the_project_fails_with_the_gate_report(
@@ -117,4 +128,4 @@ async def test_the_token_budget_stops_the_repair_loop(gen_db: Database, embedder
         events = await eventlog.all_events(session, project_id)
     repair = next(e for e in events if e.type == "step.completed" and e.step == "repair")
     assert repair.payload["tokens"] == 220  # one request: the second was refused
-    assert "220 tokens of its budget of 100" in repair.payload["decision"]
+    assert "240 tokens of its budget of 100" in repair.payload["decision"]

@@ -238,3 +238,130 @@ async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
             raise LLMMalformedReply(
                 f"The model API's reply is not a stream of events: {line[:120]!r}"
             )
+
+
+@dataclass
+class StreamUsage:
+    """Filled in by :meth:`LLMProvider.stream_text` when its stream ends."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+
+
+async def _stream_text(
+    provider: LLMProvider,
+    messages: list[dict[str, str]],
+    usage: StreamUsage,
+    *,
+    max_tokens: int,
+    temperature: float,
+) -> AsyncIterator[str]:
+    body = {
+        "model": provider.model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+    }
+    url = f"{provider.base_url}/chat/completions"
+    attempt = 0
+    while True:
+        attempt += 1
+        parts: list[str] = []
+        reported: dict[str, Any] = {}
+        try:
+            async with (
+                httpx.AsyncClient(timeout=provider.timeout, transport=provider.transport) as client,
+                client.stream("POST", url, json=body, headers=provider._headers()) as response,
+            ):
+                if response.status_code in RETRY_STATUSES:
+                    retry_after = response.headers.get("retry-after", "")
+                    raise _Retryable(
+                        response.status_code, float(retry_after) if retry_after.isdigit() else None
+                    )
+                if response.status_code >= 400:
+                    text = (await response.aread()).decode(errors="replace")[:300]
+                    raise LLMError(
+                        f"The model API refused the request ({response.status_code}): {text}"
+                    )
+                usage.model = provider.model
+                chunks = 0
+                async for data in _sse_data(response.aiter_lines()):
+                    if data == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                        if chunk.get("usage"):
+                            reported = chunk["usage"]
+                        usage.model = str(chunk.get("model") or usage.model)
+                        deltas = [
+                            str((choice.get("delta") or {}).get("content") or "")
+                            for choice in chunk.get("choices") or []
+                        ]
+                    except (ValueError, AttributeError, TypeError) as exc:
+                        raise LLMMalformedReply(
+                            f"The model API sent something that is not a chat-completion chunk: "
+                            f"{data[:120]!r}"
+                        ) from exc
+                    chunks += 1
+                    for delta in deltas:
+                        if delta:
+                            parts.append(delta)
+                            yield delta
+                if chunks == 0:
+                    raise LLMMalformedReply("The model API's reply had no chat-completion chunks.")
+            break
+        except httpx.TimeoutException as exc:
+            raise LLMTimeout(
+                f"The model API did not answer within {provider.timeout:.0f} s."
+            ) from exc
+        except (httpx.TransportError, _Retryable) as exc:
+            status = exc.status if isinstance(exc, _Retryable) else 0
+            # Retry only before anything was handed out: a caller never sees text twice.
+            if parts or attempt > provider.max_retries:
+                reason = "could not be reached" if status == 0 else f"kept failing ({status})"
+                raise LLMUnavailable(
+                    f"The model API {reason} after {attempt} attempts.", status=status
+                ) from None
+            wait = (exc.retry_after if isinstance(exc, _Retryable) else None) or (
+                provider.backoff_seconds * 2 ** (attempt - 1)
+            )
+            log.warning("model API answered %s; retry %d in %.1f s", status, attempt, wait)
+            await asyncio.sleep(wait)
+    text = "".join(parts)
+    prompt = reported.get("prompt_tokens")
+    completion = reported.get("completion_tokens")
+    usage.prompt_tokens = (
+        int(prompt)
+        if prompt is not None
+        else estimate_tokens("".join(m["content"] for m in messages))
+    )
+    usage.completion_tokens = int(completion) if completion is not None else estimate_tokens(text)
+
+
+class LLMUnavailable(LLMError):
+    """The model API could not be reached, or kept answering 429/5xx (``status`` 0: no answer)."""
+
+    code = "llm_unavailable"
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.upstream_status = status
+
+
+def stream_text(
+    provider: LLMProvider,
+    messages: list[dict[str, str]],
+    usage: StreamUsage,
+    *,
+    max_tokens: int = 1500,
+    temperature: float = 0.2,
+) -> AsyncIterator[str]:
+    """The reply's text deltas as they arrive; ``usage`` holds the token counts at the end.
+
+    Retries (429/5xx/connection) happen only before the first delta. Failures raise
+    :class:`LLMUnavailable`, :class:`LLMTimeout`, :class:`LLMMalformedReply` or ``LLMError``.
+    """
+    return _stream_text(provider, messages, usage, max_tokens=max_tokens, temperature=temperature)

@@ -1,0 +1,12 @@
+"""Pattern lookup in JupyterLab: search the library, insert a pattern, report how it went."""
+
+from typing import Any
+
+from extensions.patterns.app import PatternsApp
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    return [{"module": "extensions.patterns", "app": PatternsApp}]
+
+
+__all__ = ["PatternsApp"]

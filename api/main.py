@@ -17,10 +17,14 @@ from api import __version__
 from api.auth import HubIdentity
 from api.core.config import API_PREFIX, Settings, get_settings
 from api.core.db import Database
+from api.dashboard_credentials import DashboardCredentialIdentity
 from api.errors import install_error_handlers
 from api.routes import (
     admin,
+    assistant,
+    dashboards,
     internal,
+    marketplace,
     me,
     oauth,
     patterns,
@@ -62,10 +66,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or Database(settings.sqlalchemy_url)
         # A mounted app runs no lifespan of its own: its routes read the inner app's state.
+        who = DashboardCredentialIdentity(
+            identity or HubIdentity(),
+            settings.dashboards_credential_key,
+            max_age_seconds=settings.dashboards_credential_minutes * 60,
+        )
         for target in (app, inner):
             target.state.settings = settings
             target.state.database = db
-            target.state.identity = identity or HubIdentity()
+            target.state.identity = who
         try:
             yield
         finally:
@@ -78,9 +87,12 @@ def create_app(
         admin,
         internal,
         patterns,
+        dashboards,
+        marketplace,
         tenants,
         projects,
         project_stream,
+        assistant,
         oauth,
     ):
         inner.include_router(module.router)

@@ -58,6 +58,35 @@ def apply_state(settings: Settings, c: Any) -> None:
 
 QUOTA_SERVICE = "quota"
 CULLER_SERVICE = "idle-culler"
+DASHBOARDS_SERVICE = "dashboards"
+# Settings the dashboards service must not pass on to its kernels.
+_PRIVATE_SETTINGS = ("KEY", "SECRET", "DATABASE_URL", "PASSWORD")
+
+
+def dashboards_service(settings: Settings, environment: dict[str, str]) -> dict[str, Any]:
+    """Voila with the hub's OAuth in front (hub/dashboards.py); no secrets in its env."""
+    port = settings.dashboards_port or _free_loopback_port()
+    return {
+        "name": DASHBOARDS_SERVICE,
+        "display": True,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", "hub.dashboards"],
+        "cwd": str(PROJECT_ROOT),
+        "environment": {
+            name: value
+            for name, value in environment.items()
+            if not any(word in name for word in _PRIVATE_SETTINGS)
+        },
+        "oauth_no_confirm": True,
+    }
+
+
+def _free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def apply_services(settings: Settings, c: Any) -> None:
@@ -89,6 +118,7 @@ def apply_services(settings: Settings, c: Any) -> None:
             "cwd": str(PROJECT_ROOT),
             "environment": service_env,
         },
+        dashboards_service(settings, service_env),
         {
             "name": CULLER_SERVICE,
             "command": [
@@ -104,7 +134,11 @@ def apply_services(settings: Settings, c: Any) -> None:
         {
             "name": "user",
             "description": "Every user: their own resources and the platform api.",
-            "scopes": ["self", f"access:services!service={API_SERVICE_NAME}"],
+            "scopes": [
+                "self",
+                f"access:services!service={API_SERVICE_NAME}",
+                f"access:services!service={DASHBOARDS_SERVICE}",
+            ],
         },
         {
             "name": "quota-enforcer",

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from api.core import migrate
 from api.core.config import API_PREFIX, ConfigError, Settings
 from api.core.postgres import EmbeddedPostgres, EmbeddedPostgresError
+from api.marketplace.seed import load_featured_bundles
 from api.patterns.seed import load_seed_library
 from hub.config import PROJECT_ROOT, proxy_command, resolve_spawner
 
@@ -89,6 +90,8 @@ def _preflight(settings: Settings) -> None:
         _check_port_free(
             settings.hub_ip if setting == "DATAZENTR_HUB_PORT" else "127.0.0.1", port, setting
         )
+    if settings.dashboards_port is not None:
+        _check_port_free("127.0.0.1", settings.dashboards_port, "DATAZENTR_DASHBOARDS_PORT")
 
 
 def _wait_until_ready(settings: Settings, hub: subprocess.Popen[bytes]) -> None:
@@ -226,6 +229,7 @@ def up(settings: Settings) -> int:
                 postgres.start()
             migrate.upgrade(settings.sqlalchemy_url)
             load_seed_library(settings.sqlalchemy_url, settings=settings)
+            load_featured_bundles(settings.sqlalchemy_url)
             hub = subprocess.Popen(
                 [
                     sys.executable,
@@ -266,6 +270,7 @@ def migrate_only(settings: Settings) -> int:
     try:
         migrate.upgrade(settings.sqlalchemy_url)
         load_seed_library(settings.sqlalchemy_url, settings=settings)
+        load_featured_bundles(settings.sqlalchemy_url)
     finally:
         if postgres is not None and started:
             postgres.stop()

@@ -153,6 +153,17 @@ class Settings(BaseSettings):
     generation_token_budget: int = Field(
         default=50_000, ge=1, description="Most tokens one generation job may use."
     )
+    generation_sandbox: Literal["auto", "docker", "bubblewrap"] = Field(
+        default="auto",
+        description="Where quality gates run generated code. auto: a Docker container "
+        "when an engine answers (DOCKER_HOST or the default socket) and has the sandbox "
+        "image, else bubblewrap.",
+    )
+    generation_sandbox_image: str = Field(
+        default="datazentr/base:bookworm",
+        description="The image of the gates' Docker sandbox (the worker's Python is "
+        "mounted into it read-only).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     secret_key: SecretStr | None = Field(
         default=None,
@@ -162,6 +173,26 @@ class Settings(BaseSettings):
         default=None,
         description="Path to configurable-http-proxy. Unset: node_modules/.bin in the project.",
     )
+    dashboards_port: int | None = Field(
+        default=None,
+        description="Where the dashboards service (Voila) listens (loopback). Unset: a free "
+        "port chosen when the hub starts.",
+    )
+    dashboards_pool_size: int = Field(
+        default=2,
+        ge=0,
+        description="Preheated Voila kernels kept ready per dashboard (0: start one per visit).",
+    )
+    dashboards_credential_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="How long the credential a dashboard uses to read its visitor's data lasts.",
+    )
+    dashboards_hourly_rate: float = Field(
+        default=75.0, ge=0, description="Cost of an hour of work, for 'cost saved'."
+    )
+    dashboards_currency: str = Field(default="USD", description="Currency of the hourly rate.")
 
     @field_validator("data_dir")
     @classmethod
@@ -249,6 +280,10 @@ class Settings(BaseSettings):
         """The token of the hub-managed quota service, generated into the data dir."""
         return load_or_create_secret(self.secrets_dir / "quota_service_token")
 
+    def dashboards_credential_key(self) -> str:
+        """Signs the short-lived credentials the dashboards service gives its kernels."""
+        return load_or_create_secret(self.secrets_dir / "dashboards_credential_key")
+
     def child_environment(self) -> dict[str, str]:
         """Settings as environment variables, so child processes resolve the same values."""
         env = {
@@ -268,7 +303,13 @@ class Settings(BaseSettings):
             "DATAZENTR_QUOTA_WARN_MINUTES": str(self.quota_warn_minutes),
             "DATAZENTR_CULL_IDLE_SECONDS": str(self.cull_idle_seconds),
             "DATAZENTR_CULL_EVERY_SECONDS": str(self.cull_every_seconds),
+            "DATAZENTR_DASHBOARDS_POOL_SIZE": str(self.dashboards_pool_size),
+            "DATAZENTR_DASHBOARDS_CREDENTIAL_MINUTES": str(self.dashboards_credential_minutes),
+            "DATAZENTR_DASHBOARDS_HOURLY_RATE": str(self.dashboards_hourly_rate),
+            "DATAZENTR_DASHBOARDS_CURRENCY": self.dashboards_currency,
         }
+        if self.dashboards_port is not None:
+            env["DATAZENTR_DASHBOARDS_PORT"] = str(self.dashboards_port)
         if self.singleuser_image is not None:
             env["DATAZENTR_SINGLEUSER_IMAGE"] = self.singleuser_image
         if self.server_api_url is not None:
@@ -284,6 +325,8 @@ class Settings(BaseSettings):
         if self.llm_api_key is not None:
             env["DATAZENTR_LLM_API_KEY"] = self.llm_api_key.get_secret_value()
         env["DATAZENTR_EMBEDDINGS_MODEL"] = self.embeddings_model
+        env["DATAZENTR_GENERATION_SANDBOX"] = self.generation_sandbox
+        env["DATAZENTR_GENERATION_SANDBOX_IMAGE"] = self.generation_sandbox_image
         if self.embeddings_url is not None:
             env["DATAZENTR_EMBEDDINGS_URL"] = self.embeddings_url
         if self.embeddings_api_key is not None:

@@ -1,7 +1,9 @@
 """SQLAlchemy 2 models of the platform database. Import from here so metadata is complete."""
 
+from api.models.assistant import AssistantConversation, AssistantMessage, AssistantUsage
 from api.models.base import Base
 from api.models.event import Event
+from api.models.marketplace import Bundle, BundleInstall, BundlePattern, BundleRating
 from api.models.pattern import Pattern, PatternUse, PatternVersion, PatternVote
 from api.models.plan import Plan
 from api.models.profile import UserProfile
@@ -10,7 +12,14 @@ from api.models.tenant import Tenant
 from api.models.usage import ServerSession
 
 __all__ = [
+    "AssistantConversation",
+    "AssistantMessage",
+    "AssistantUsage",
     "Base",
+    "Bundle",
+    "BundleInstall",
+    "BundlePattern",
+    "BundleRating",
     "Event",
     "Pattern",
     "PatternUse",

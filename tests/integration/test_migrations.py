@@ -10,6 +10,13 @@ from api.models import Base
 TABLES = {"tenants", "plans", "user_profiles", "events", "server_sessions"}
 TABLES |= {"patterns", "pattern_versions", "pattern_uses", "pattern_votes"}
 TABLES |= {"projects", "project_events"}
+TABLES |= {"assistant_conversations", "assistant_messages", "assistant_usage"}
+TABLES |= {
+    "marketplace_bundles",
+    "marketplace_bundle_patterns",
+    "marketplace_ratings",
+    "marketplace_installs",
+}
 # procrastinate's job queue: its schema is its own (migration 0004 applies it as shipped).
 PROCRASTINATE_TABLES = {
     "procrastinate_jobs",

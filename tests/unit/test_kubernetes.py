@@ -42,7 +42,7 @@ def test_the_chart_owns_proxy_network_and_hub_database(tmp_path: Path) -> None:
     assert "db_url" not in c.JupyterHub
     assert "port" not in c.JupyterHub
     names = [service["name"] for service in c.JupyterHub.services]
-    assert names == ["api", "quota", "generation-worker", "idle-culler"]
+    assert names == ["api", "quota", "generation-worker", "dashboards", "idle-culler"]
 
 
 def test_values_hand_the_hub_to_the_platform_config() -> None:

@@ -1,0 +1,1 @@
+"""The pattern marketplace: bundles of patterns people browse, rate and install."""

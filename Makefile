@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROXY := node_modules/.bin/configurable-http-proxy
 
-.PHONY: system-deps install up migrate test lint typecheck unit integration e2e bench clean image
+.PHONY: system-deps install up migrate test lint typecheck unit integration e2e bench clean image labextension
 
 # Debian/Ubuntu packages, each installed only when its command is missing:
 # Python's venv, Node for the proxy, chromium for the browser tests.
@@ -66,6 +66,12 @@ test: lint typecheck
 # The single-user image (and its registry-free base) on the engine at $DOCKER_HOST.
 image: install
 	$(BIN)/python -m hub.docker_images build
+
+# Rebuild the JupyterLab front end (extensions/lab, TypeScript) into
+# extensions/assistant/labextensions/ after changing it; the built output is committed, so
+# installing and running the platform never needs this (nor Node packages for it).
+labextension: install
+	cd extensions/lab && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

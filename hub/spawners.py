@@ -212,6 +212,7 @@ def configure_local(settings: Settings, c: Any) -> None:
     # single-user image.
     c.Spawner.environment = {
         "JUPYTER_CONFIG_PATH": str(extension_config_dir(settings)),
+        "JUPYTER_PATH": labextension_data_path(),
         **platform_environment(settings),
     }
 
@@ -231,6 +232,12 @@ def extension_config_dir(settings: Settings) -> Path:
         if not destination.exists() or destination.read_bytes() != source.read_bytes():
             destination.write_bytes(source.read_bytes())
     return target
+
+
+def labextension_data_path() -> str:
+    """JUPYTER_PATH entries holding the built JupyterLab front ends of extensions/ (for
+    local servers; the image installs them into share/jupyter/labextensions)."""
+    return os.pathsep.join(str(path.parent) for path in EXTENSIONS_DIR.glob("*/labextensions"))
 
 
 def configure_docker(settings: Settings, c: Any, image: str) -> None:

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Int
+
+from extensions.assistant.completion import InlineCompletionHandler, JediCompleter
+from extensions.assistant.handlers import (
+    ChatHandler,
+    ConversationHandler,
+    ConversationsHandler,
+    NotebookHandler,
+    StatusHandler,
+)
+from extensions.assistant.platform import PlatformApi
+
+
+class AssistantApp(ExtensionApp):
+    """The assistant's server side: relays to the platform api, completes with jedi."""
+
+    name = "assistant"
+
+    status_ttl = Float(
+        20.0,
+        config=True,
+        help="Seconds the api's engine status is reused before asking again "
+        "(inline completion asks it on every keystroke).",
+    )
+    completion_timeout = Float(
+        2.0,
+        config=True,
+        help="Seconds an inline completion waits for the model before jedi answers instead.",
+    )
+    max_completions = Int(
+        5, config=True, help="Most suggestions offered for one inline completion request."
+    )
+
+    def initialize_settings(self) -> None:
+        self.platform = PlatformApi(status_ttl=self.status_ttl)
+        self.completer = JediCompleter(
+            max_items=self.max_completions,
+            root_dir=self.serverapp.root_dir if self.serverapp else None,
+        )
+        self.log.info("assistant: api %s", self.platform.describe())
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(
+            [
+                (r"/datazentr/assistant/status", StatusHandler),
+                (r"/datazentr/assistant/chat", ChatHandler),
+                (r"/datazentr/assistant/conversations", ConversationsHandler),
+                (r"/datazentr/assistant/conversations/([^/]+)", ConversationHandler),
+                (r"/datazentr/assistant/notebook", NotebookHandler),
+                (r"/api/ai/completion/inline", InlineCompletionHandler),
+            ]
+        )
+
+    async def stop_extension(self) -> None:
+        await self.platform.aclose()
+        self.completer.close()

@@ -131,96 +131,24 @@ class LLMProvider:
         max_tokens: int = 4000,
         temperature: float = 0.2,
     ) -> Completion:
+        """The whole reply, gathered from the same stream :func:`stream_text` reads."""
         if budget is not None:
             budget.check()
             max_tokens = min(max_tokens, budget.remaining)
-        body = {
-            "model": self.model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-        }
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                completion = await self._stream(body, messages)
-                break
-            except _Retryable as exc:
-                if attempt > self.max_retries:
-                    raise LLMError(
-                        f"The model API kept failing ({exc.status}) after {attempt} attempts."
-                    ) from None
-                wait = exc.retry_after or self.backoff_seconds * 2 ** (attempt - 1)
-                log.warning("model API answered %s; retry %d in %.1f s", exc.status, attempt, wait)
-                await asyncio.sleep(wait)
+        usage = StreamUsage()
+        deltas = stream_text(self, messages, usage, max_tokens=max_tokens, temperature=temperature)
+        text = "".join([delta async for delta in deltas])
+        completion = Completion(
+            text=text,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            model=usage.model,
+            chunks=usage.chunks,
+            raw_usage=usage.reported,
+        )
         if budget is not None:
             budget.spend(completion.total_tokens)
         return completion
-
-    async def _stream(self, body: dict[str, Any], messages: list[dict[str, str]]) -> Completion:
-        url = f"{self.base_url}/chat/completions"
-        parts: list[str] = []
-        usage: dict[str, Any] = {}
-        chunks = 0
-        model = self.model
-        try:
-            async with (
-                httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client,
-                client.stream("POST", url, json=body, headers=self._headers()) as response,
-            ):
-                if response.status_code in RETRY_STATUSES:
-                    retry_after = response.headers.get("retry-after", "")
-                    raise _Retryable(
-                        response.status_code, float(retry_after) if retry_after.isdigit() else None
-                    )
-                if response.status_code >= 400:
-                    text = (await response.aread()).decode(errors="replace")[:300]
-                    raise LLMError(
-                        f"The model API refused the request ({response.status_code}): {text}"
-                    )
-                async for data in _sse_data(response.aiter_lines()):
-                    if data == "[DONE]":
-                        break
-                    try:
-                        chunk = json.loads(data)
-                        choices = chunk.get("choices") or []
-                        if chunk.get("usage"):
-                            usage = chunk["usage"]
-                        model = chunk.get("model", model)
-                        for choice in choices:
-                            delta = choice.get("delta") or {}
-                            if delta.get("content"):
-                                parts.append(str(delta["content"]))
-                    except (ValueError, AttributeError, TypeError) as exc:
-                        raise LLMMalformedReply(
-                            f"The model API sent something that is not a chat-completion chunk: "
-                            f"{data[:120]!r}"
-                        ) from exc
-                    chunks += 1
-        except httpx.TimeoutException as exc:
-            raise LLMTimeout(f"The model API did not answer within {self.timeout:.0f} s.") from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(0, None) from exc
-        if chunks == 0:
-            raise LLMMalformedReply("The model API's reply had no chat-completion chunks.")
-        text = "".join(parts)
-        prompt = usage.get("prompt_tokens")
-        completion_tokens = usage.get("completion_tokens")
-        return Completion(
-            text=text,
-            prompt_tokens=int(prompt)
-            if prompt is not None
-            else estimate_tokens("".join(m["content"] for m in messages)),
-            completion_tokens=int(completion_tokens)
-            if completion_tokens is not None
-            else estimate_tokens(text),
-            model=model,
-            chunks=chunks,
-            raw_usage=usage,
-        )
 
 
 class _Retryable(Exception):
@@ -247,6 +175,8 @@ class StreamUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
+    chunks: int = 0
+    reported: dict[str, Any] = field(default_factory=dict)
 
 
 async def _stream_text(
@@ -312,6 +242,7 @@ async def _stream_text(
                             yield delta
                 if chunks == 0:
                     raise LLMMalformedReply("The model API's reply had no chat-completion chunks.")
+                usage.chunks = chunks
             break
         except httpx.TimeoutException as exc:
             raise LLMTimeout(
@@ -339,6 +270,7 @@ async def _stream_text(
         else estimate_tokens("".join(m["content"] for m in messages))
     )
     usage.completion_tokens = int(completion) if completion is not None else estimate_tokens(text)
+    usage.reported = reported
 
 
 class LLMUnavailable(LLMError):

@@ -82,8 +82,21 @@ class HubIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
         super().__init__(**kwargs)
 
 
+# Voila's page template links Font Awesome from a CDN; the hub serves the same stylesheets,
+# so a visitor's browser never calls out of the platform for them.
+FONT_AWESOME_CDN = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/"
+FONT_AWESOME_HUB = "/hub/static/components/@fortawesome/fontawesome-free/css/"
+
+
+def without_cdn(html: str) -> str:
+    return html.replace(FONT_AWESOME_CDN, FONT_AWESOME_HUB)
+
+
 class DashboardHandler(TornadoVoilaHandler):  # type: ignore[misc]
     """A dashboard page for a signed-in visitor, rendered with their credential."""
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        super().write(without_cdn(chunk) if isinstance(chunk, str) else chunk)
 
     @web.authenticated
     async def get(self, path: str | None = None) -> None:

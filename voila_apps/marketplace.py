@@ -13,10 +13,15 @@ from voila_apps.client import ApiClient, DashboardError
 ALL = "All categories"
 
 
+def counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def stars(average: float | None, count: int) -> str:
     if average is None:
         return "no ratings yet"
-    return f"{'★' * round(average)}{'☆' * (5 - round(average))} {average:.1f} ({count} ratings)"
+    shown = round(average)
+    return f"{'★' * shown}{'☆' * (5 - shown)} {average:.1f} ({counted(count, 'rating')})"
 
 
 class Marketplace:
@@ -87,7 +92,7 @@ class Marketplace:
             f"<div class='dz-note'>by {escape(bundle['author'])} · "
             f"<b class='dz-price'>{escape(bundle['price_label'])}</b>{featured} · "
             f"{stars(bundle['rating_average'], bundle['rating_count'])} · "
-            f"{bundle['downloads']} downloads</div><ul>{includes}</ul>"
+            f"{counted(bundle['downloads'], 'download')}</div><ul>{includes}</ul>"
         )
         html = w.HTML(widgets.card_html(bundle["title"], body, [bundle["category"]]))
         html.add_class("dz-bundle-card")

@@ -97,13 +97,18 @@ class NeuralDashboard:
             if query:
                 found = self.api.post("patterns/search", {"query": query, "limit": 12})
                 patterns = [r["pattern"] for r in found["results"]]
+                summary = f"{len(patterns)} patterns for “{query}”"
             else:
-                patterns = self.api.get("patterns", limit=12)["items"]
+                page = self.api.get("patterns", limit=12)
+                patterns = page["items"]
+                summary = (
+                    f"{len(patterns)} of the {page['total']} patterns in your library; "
+                    "search to find the rest"
+                )
         except DashboardError as exc:
             self.status.value = widgets.message(str(exc), "error")
             return
-        label = f"for “{query}”" if query else "in your library"
-        self.status.value = widgets.message(f"{len(patterns)} patterns {label}")
+        self.status.value = widgets.message(summary)
         self.cards.children = [self.card(p) for p in patterns]
 
     def card(self, pattern: dict[str, Any]) -> w.Widget:

@@ -7,6 +7,7 @@ misbehaves on request, by model name:
 - ``slow`` waits 3 s, ``malformed`` sends broken JSON, ``html`` sends a web page;
 - ``no-usage`` leaves out the token counts;
 - any name in ``scripts`` replies with the parts its function returns for the request body;
+  a name ending in ``-slowly`` sends them 0.2 s apart;
 - every other model answers "Hello world".
 
 Requests must carry ``Authorization: Bearer KEY``.
@@ -74,6 +75,8 @@ def fake_openai_app(
 
         async def stream() -> AsyncIterator[str]:
             for part in text:
+                if model.endswith("-slowly"):
+                    await asyncio.sleep(0.2)
                 yield chunk(part)
             yield chunk(usage=usage) if usage else ""
             yield "data: [DONE]\n\n"
@@ -84,12 +87,13 @@ def fake_openai_app(
 
 
 @contextmanager
-def serve_app(app: FastAPI) -> Iterator[str]:
+def serve_app(app: FastAPI, *, lifespan: bool = False) -> Iterator[str]:
     """Serve an ASGI app on a free loopback port in a thread; yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on" if lifespan else "off")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -14,11 +14,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from api.assistant import offline, prompts, store, usage
+import anyio
+
+from api.assistant import engines, offline, prompts, store, usage
 from api.assistant.errors import PromptTooLarge
 from api.auth import HubUser
 from api.core.db import Database
-from api.generation.llm import LLMError, LLMProvider, StreamUsage, stream_text
+from api.generation.llm import (
+    LLMError,
+    LLMProvider,
+    LLMUnavailable,
+    StreamUsage,
+    estimate_tokens,
+    stream_text,
+)
 from api.patterns.embedder import Embedder
 from api.patterns.library import viewer_for
 from api.schemas.assistant import (
@@ -33,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CHAT_MAX_TOKENS = 1500
 MODEL_DOWN_NOTICE = "The model endpoint is unreachable; the offline engine answers."
+INTERRUPTED_NOTE = "\n\n[The answer stopped here: the reader left before it was complete.]"
 
 
 def check_sizes(request: ChatIn) -> None:
@@ -118,8 +128,31 @@ class ChatStream:
         self.exchange = exchange
         self.parts: list[str] = []
         self.tokens = StreamUsage()
+        self.engine = "offline" if provider is None else "model"
+        self.stored = False
 
     async def lines(self) -> AsyncIterator[bytes]:
+        """The exchange's lines. A reader who leaves mid-answer loses nothing: what was said
+        so far is stored, marked as cut short, and its tokens are counted."""
+        try:
+            async for chunk in self._lines():
+                yield chunk
+        finally:
+            if not self.stored:
+                with anyio.CancelScope(shield=True):
+                    await self._store_interrupted()
+
+    async def _store_interrupted(self) -> None:
+        if self.engine == "model" and not self.tokens.completion_tokens:
+            self.tokens.completion_tokens = estimate_tokens("".join(self.parts))
+            self.tokens.prompt_tokens = estimate_tokens(self.request.message)
+        self.parts.append(INTERRUPTED_NOTE)
+        try:
+            await self._store(self.engine)
+        except Exception:
+            log.exception("storing the interrupted answer for %s failed", self.user.name)
+
+    async def _lines(self) -> AsyncIterator[bytes]:
         provider = self.provider
         yield line(
             {
@@ -138,12 +171,16 @@ class ChatStream:
                     async for delta in self._model(provider):
                         yield line({"type": "delta", "text": delta})
                     engine = "model"
+                    engines.remember_reachability(provider, True)
                 except LLMError as exc:
+                    if isinstance(exc, LLMUnavailable) and exc.upstream_status == 0:
+                        engines.remember_reachability(provider, False)
                     if self.parts:  # part of the answer is out: say it broke off
                         engine = "model"
                         failure = {"code": exc.code, "message": f"The answer broke off: {exc}"}
                     else:
                         log.warning("assistant model failed for %s: %s", self.user.name, exc)
+                        self.engine = "offline"
                         yield line({"type": "notice", "message": MODEL_DOWN_NOTICE})
             if engine == "offline":
                 reason = offline.NO_MODEL if provider is None else offline.MODEL_DOWN
@@ -155,8 +192,10 @@ class ChatStream:
                 "code": "internal_error",
                 "message": "Something went wrong on our side; the error was logged.",
             }
+        self.stored = True
         try:
-            await self._store(engine)
+            with anyio.CancelScope(shield=True):  # a reader leaving now must not lose it
+                await self._store(engine)
         except Exception:  # e.g. the conversation was deleted meanwhile: the answer stands
             log.exception("storing the assistant answer for %s failed", self.user.name)
             failure = failure or {

@@ -29,6 +29,7 @@ from hub.platform_api import PlanLimits
 
 HOME_IN_CONTAINER = "/home/jovyan"
 EXTENSIONS_DIR = Path(__file__).resolve().parent.parent / "extensions"
+IMAGE_PAGE_CONFIG = EXTENSIONS_DIR.parent / "images" / "singleuser" / "page_config.json"
 # Processes one user's container may run: a fork bomb stops here, real work does not.
 PIDS_LIMIT = 512
 
@@ -231,6 +232,10 @@ def extension_config_dir(settings: Settings) -> Path:
         destination = enabled / f"datazentr-{source.name}"
         if not destination.exists() or destination.read_bytes() != source.read_bytes():
             destination.write_bytes(source.read_bytes())
+    # JupyterLab's page settings, as in the image (no news question on a managed platform).
+    labconfig = target / "labconfig"
+    labconfig.mkdir(exist_ok=True)
+    (labconfig / "page_config.json").write_bytes(IMAGE_PAGE_CONFIG.read_bytes())
     return target
 
 

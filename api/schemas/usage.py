@@ -85,6 +85,9 @@ class UsageOut(BaseModel):
     resets_at: datetime
     minutes_used: float = Field(description="Session minutes used today (UTC day).")
     minutes_left: float | None = Field(description="None: the plan has no daily limit.")
+    warn_minutes: int = Field(
+        description="The platform warns (and JupyterLab shows a notice) at this many minutes left."
+    )
     sessions: list[SessionOut]
 
 

@@ -9,6 +9,7 @@ from extensions.assistant.handlers import (
     ConversationHandler,
     ConversationsHandler,
     NotebookHandler,
+    SessionUsageHandler,
     StatusHandler,
 )
 from extensions.assistant.platform import PlatformApi
@@ -50,6 +51,7 @@ class AssistantApp(ExtensionApp):
                 (r"/datazentr/assistant/conversations", ConversationsHandler),
                 (r"/datazentr/assistant/conversations/([^/]+)", ConversationHandler),
                 (r"/datazentr/assistant/notebook", NotebookHandler),
+                (r"/datazentr/session/usage", SessionUsageHandler),
                 (r"/api/ai/completion/inline", InlineCompletionHandler),
             ]
         )

@@ -152,6 +152,18 @@ class ConversationsHandler(AssistantHandler):
             self.unavailable(exc)
 
 
+class SessionUsageHandler(AssistantHandler):
+    """Today's session minutes against the plan (the api's ``me/usage``), so JupyterLab can
+    warn before the server is stopped for the day."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        try:
+            self.relay(await self.platform.request("GET", "me/usage", seconds=5.0))
+        except ApiUnavailable as exc:
+            self.unavailable(exc)
+
+
 class ConversationHandler(AssistantHandler):
     def _checked(self, conversation_id: str) -> bool:
         if CONVERSATION_ID.match(conversation_id):

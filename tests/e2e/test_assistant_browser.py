@@ -238,3 +238,49 @@ def test_dashboards_launcher_item_opens_a_new_tab(lab: Page, assisted: Platform)
         item.click()
     assert opened.value.url.startswith(f"{assisted.url}/services/dashboards/")
     opened.value.close()
+
+
+SHORT_DAY_PLAN = {
+    "name": "Short day",
+    "rank": 0,
+    "cpu_limit": 0.5,
+    "memory_limit_mb": 512,
+    "daily_minutes": 8,  # under the platform's 10-minute warning from the start
+    "idle_timeout_minutes": 5,
+    "named_servers": 1,
+    "storage_gb": 1,
+}
+
+
+def test_jupyterlab_warns_before_the_days_session_time_runs_out(
+    lab: Page, assisted: Platform
+) -> None:
+    admin, user = HubUser(assisted, name="admin"), HubUser(assisted)
+    assert admin.signup().status_code == 200 and user.signup().status_code == 200
+    assert admin.login().status_code == 302
+    with httpx.Client(
+        base_url=f"{assisted.url}/services/api",
+        headers={"Authorization": f"token {admin.new_token()}"},
+        timeout=30,
+    ) as api:
+        assert api.put("/admin/plans/shortday", json=SHORT_DAY_PLAN).status_code == 200
+        moved = api.put(f"/admin/users/{user.name}/plan", json={"plan_code": "shortday"})
+        assert moved.status_code == 200, moved.text
+    browser = lab.context.browser
+    assert browser is not None
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    page = context.new_page()
+    sign_in(page, assisted.url, user.name, user.password)
+    page.get_by_text("Start My Server").click()
+    page.wait_for_url(f"**/user/{user.name}/lab**", timeout=120_000)
+    notice = page.get_by_text(re.compile(r"\d minutes? of today's session time left"))
+    expect(notice).to_be_visible(timeout=60_000)
+    expect(notice).to_contain_text("(Short day plan)")
+    expect(notice).to_contain_text("files are kept. Resets 00:00 UTC.")  # whole, not cut
+    # A managed platform asks no "official Jupyter news?" question.
+    expect(page.get_by_text("official Jupyter news")).to_have_count(0)
+    page.wait_for_timeout(800)  # the toast has slid in
+    page.screenshot(path=artifact_path("assistant-session-time-warning.png"))
+    context.close()
+    for person in (admin, user):
+        person.close()

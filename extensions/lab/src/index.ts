@@ -22,6 +22,7 @@ import { IChatContext, IEngineStatus, engineLabel, postJSON, requestJSON } from 
 import { ChatPanel, STATUS_EVENT } from './chat';
 import { AssistantInlineProvider } from './completion';
 import { PatternPanel } from './patterns';
+import { watchSessionTime } from './session';
 
 const chatIcon = new LabIcon({
   name: 'datazentr:chat',
@@ -256,6 +257,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       launcher.add({ command: CommandIDs.openDashboards, category: 'DATAZENtr', rank: 1 });
       launcher.add({ command: CommandIDs.generateNotebook, category: 'DATAZENtr', rank: 2 });
     }
+    watchSessionTime();
     if (statusBar) {
       const item = new Widget();
       item.addClass('dz-status-engine');

@@ -1,0 +1,57 @@
+/**
+ * Session time: a notice inside JupyterLab before the plan's daily minutes run out, so a
+ * user can save and wrap up instead of being surprised when the server stops.
+ */
+import { Notification } from '@jupyterlab/apputils';
+
+import { requestJSON } from './api';
+
+export interface ISessionUsage {
+  plan: { code: string; name: string };
+  resets_at: string;
+  minutes_used: number;
+  minutes_left: number | null;
+  warn_minutes: number;
+}
+
+const CHECK_EVERY_MS = 60_000;
+
+/** One notice per UTC day, across tabs: the key carries the day the budget resets after. */
+function warnedKey(usage: ISessionUsage): string {
+  return `datazentr:session-warned:${usage.resets_at.slice(0, 10)}`;
+}
+
+export function sessionWarning(usage: ISessionUsage): string | null {
+  const left = usage.minutes_left;
+  if (left === null || left > usage.warn_minutes) {
+    return null;
+  }
+  const resets = new Date(usage.resets_at).toISOString().slice(11, 16);
+  const minutes = Math.max(0, Math.floor(left));
+  // Short enough for the toast (JupyterLab cuts toasts at 140 characters).
+  return (
+    `${minutes} minute${minutes === 1 ? '' : 's'} of today's session time left ` +
+    `(${usage.plan.name} plan). Your server then stops; files are kept. Resets ${resets} UTC.`
+  );
+}
+
+async function check(): Promise<void> {
+  let usage: ISessionUsage;
+  try {
+    usage = await requestJSON<ISessionUsage>(['session', 'usage']);
+  } catch {
+    return; // the api is away for a moment: the next check tries again
+  }
+  const message = sessionWarning(usage);
+  const key = warnedKey(usage);
+  if (message === null || window.localStorage.getItem(key) !== null) {
+    return;
+  }
+  window.localStorage.setItem(key, new Date().toISOString());
+  Notification.warning(message, { autoClose: false });
+}
+
+export function watchSessionTime(): void {
+  void check();
+  window.setInterval(() => void check(), CHECK_EVERY_MS);
+}

@@ -123,6 +123,28 @@ def test_python_and_bash_kernels_run_code(person: Hub) -> None:
     assert bash.split() == ["42", "jovyan"]
 
 
+def test_the_assistant_reaches_the_api_from_the_container_as_its_user(person: Hub) -> None:
+    assert person.start().status_code in (201, 202)
+    person.wait_ready()
+    headers = {"Authorization": f"token {_token(person)}"}
+    with httpx.Client(base_url=_server_url(person), headers=headers, timeout=60) as server:
+        status = server.get("datazentr/assistant/status").json()
+        assert status["api_reachable"] is True, status  # the server token opened the api
+        assert status["engine"] == "offline" and status["requests_per_day"] == 100
+        usage = server.get("datazentr/session/usage").json()
+        assert usage["plan"]["code"] == "free" and usage["minutes_left"] <= 120
+        found = server.get("datazentr/patterns/search", params={"q": "read a csv file"})
+        assert found.status_code == 200 and found.json()["results"], found.text
+    # Every Python kernel of the image has the platform's magics.
+    magics = run_in_kernel(
+        _server_url(person),
+        _token(person),
+        "python3",
+        "print('assist' in get_ipython().magics_manager.magics['cell'])",
+    )
+    assert magics.split() == ["True"]
+
+
 def test_files_survive_stop_and_start(person: Hub, docker_engine: Any) -> None:
     assert person.start().status_code in (201, 202)
     person.wait_ready()

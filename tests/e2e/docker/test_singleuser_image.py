@@ -92,6 +92,7 @@ def test_server_and_lab_extensions_are_enabled(
         "@jupyter/collaboration-extension",
         "@jupyter-server/resource-usage",
         "@jupyter-lsp/jupyterlab-lsp",
+        "@datazentr/assistant",
     } <= lab, lab
 
 

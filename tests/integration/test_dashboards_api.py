@@ -11,14 +11,12 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.dashboard_credentials import HEADER, mint, verify
 from api.generation.queue import QUEUE
-from api.main import create_app
 from api.patterns.embedder import Embedder
 from api.signing import BadSignature
 from api.worker import build_worker_app
 from tests.integration.conftest import seeded_database
-from tests.integration.patterns.conftest import USERS, TokenIdentity
+from tests.integration.patterns.conftest import as_user, tenant_api
 
-PREFIX = "/services/api"
 PATTERN = {
     "kind": "snippet",
     "title": "Globex internal retry helper",
@@ -27,10 +25,6 @@ PATTERN = {
     "files": [{"path": "retry.py", "content": "def retry():\n    return 1\n"}],
     "visibility": "tenant",
 }
-
-
-def as_user(name: str) -> dict[str, str]:
-    return {"Authorization": f"token {name}"}
 
 
 @pytest.fixture(scope="module")
@@ -44,40 +38,25 @@ def dash_settings(pg_settings: Settings, embedder: Embedder) -> Settings:
 @pytest.fixture(scope="module")
 async def dash(dash_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The api with tenants, a globex pattern, and one generated project of alice's."""
-    app = create_app(dash_settings, identity=TokenIdentity(USERS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url=f"http://hub{PREFIX}", timeout=120
-        ) as http:
-            for slug in ("acme", "globex"):
-                made = await http.post(
-                    "/admin/tenants", json={"slug": slug, "name": slug}, headers=as_user("root")
+    async with tenant_api(dash_settings, http_timeout=120) as http:
+        created = await http.post("/patterns", json=PATTERN, headers=as_user("carol"))
+        assert created.status_code == 201, created.text
+        project = await http.post(
+            "/projects",
+            json={"description": "A token bucket rate limiter library"},
+            headers=as_user("alice"),
+        )
+        assert project.status_code == 202, project.text
+        database = Database(dash_settings.sqlalchemy_url)
+        try:
+            worker = build_worker_app(dash_settings, database)
+            async with worker.open_async():
+                await worker.run_worker_async(
+                    queues=[QUEUE], wait=False, install_signal_handlers=False
                 )
-                assert made.status_code in (201, 409), made.text
-            for user, slug in (("alice", "acme"), ("bob", "acme"), ("carol", "globex")):
-                moved = await http.put(
-                    f"/admin/users/{user}/tenant", json={"tenant": slug}, headers=as_user("root")
-                )
-                assert moved.status_code == 200, moved.text
-            created = await http.post("/patterns", json=PATTERN, headers=as_user("carol"))
-            assert created.status_code == 201, created.text
-            project = await http.post(
-                "/projects",
-                json={"description": "A token bucket rate limiter library"},
-                headers=as_user("alice"),
-            )
-            assert project.status_code == 202, project.text
-            database = Database(dash_settings.sqlalchemy_url)
-            try:
-                worker = build_worker_app(dash_settings, database)
-                async with worker.open_async():
-                    await worker.run_worker_async(
-                        queues=[QUEUE], wait=False, install_signal_handlers=False
-                    )
-            finally:
-                await database.dispose()
-            yield http
+        finally:
+            await database.dispose()
+        yield http
 
 
 async def _project_id(dash: httpx.AsyncClient) -> str:

@@ -8,17 +8,10 @@ import httpx
 import pytest
 
 from api.core.config import Settings
-from api.main import create_app
 from api.marketplace.seed import FEATURED, load_featured_bundles
 from api.patterns.embedder import Embedder
 from tests.integration.conftest import seeded_database
-from tests.integration.patterns.conftest import USERS, TokenIdentity
-
-PREFIX = "/services/api"
-
-
-def as_user(name: str) -> dict[str, str]:
-    return {"Authorization": f"token {name}"}
+from tests.integration.patterns.conftest import as_user, tenant_api
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +26,8 @@ def market_settings(pg_settings: Settings, embedder: Embedder) -> Settings:
 
 @pytest.fixture(scope="module")
 async def market(market_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(market_settings, identity=TokenIdentity(USERS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://hub{PREFIX}") as http:
-            for slug in ("acme", "globex"):
-                made = await http.post(
-                    "/admin/tenants", json={"slug": slug, "name": slug}, headers=as_user("root")
-                )
-                assert made.status_code in (201, 409), made.text
-            for user, slug in (("alice", "acme"), ("bob", "acme"), ("carol", "globex")):
-                moved = await http.put(
-                    f"/admin/users/{user}/tenant", json={"tenant": slug}, headers=as_user("root")
-                )
-                assert moved.status_code == 200, moved.text
-            yield http
+    async with tenant_api(market_settings) as http:
+        yield http
 
 
 async def _bundle(market: httpx.AsyncClient, title: str, user: str = "alice") -> dict[str, object]:

@@ -7,6 +7,7 @@ HTTP client authenticates with tokens that a stand-in for the hub resolves to us
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -64,17 +65,26 @@ async def library_db(library_url: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-@pytest.fixture(scope="session")
-async def api(library_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The api app in process; ``headers=as_user("alice")`` picks who is asking."""
-    app = create_app(library_settings, identity=TokenIdentity(USERS))
+@asynccontextmanager
+async def tenant_api(
+    settings: Settings, http_timeout: float = 60
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The api app in process with tenants acme (alice, bob) and globex (carol);
+    ``headers=as_user("alice")`` picks who is asking."""
+    app = create_app(settings, identity=TokenIdentity(USERS))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url=f"http://hub{PREFIX}", timeout=60
+            transport=transport, base_url=f"http://hub{PREFIX}", timeout=http_timeout
         ) as client:
             await _set_up_tenants(client)
             yield client
+
+
+@pytest.fixture(scope="session")
+async def api(library_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with tenant_api(library_settings) as client:
+        yield client
 
 
 def as_user(name: str) -> dict[str, str]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -28,3 +31,27 @@ def reachable_by_other_users(path: Path) -> Path:
             break
         directory.chmod(directory.stat().st_mode | 0o001)
     return path
+
+
+@contextmanager
+def loopback_listener() -> Iterator[int]:
+    """A server on the host's loopback that sandboxed code will try to reach; yields its
+    port and fails at exit if anything connected."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    reached: list[bool] = []
+
+    def accept() -> None:
+        try:
+            server.accept()
+            reached.append(True)
+        except OSError:
+            pass  # closed at exit: nothing connected
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+    assert not reached, "sandboxed code reached the host's network"

@@ -3,8 +3,6 @@ writable directory, limits)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from api.generation import sandbox
 from api.generation.gates import run_gates, scan_secrets
 from api.generation.sandbox import Limits
+from tests.helpers import loopback_listener
 
 pytestmark = pytest.mark.skipif(
     not sandbox.shutil.which("bwrap"), reason="bubblewrap missing: make system-deps installs it"
@@ -68,16 +67,8 @@ def test_secrets_and_dangerous_calls_fail_the_security_gate() -> None:
 
 @pytest.fixture
 def listener() -> Iterator[int]:
-    """A server on the host's loopback that the sandboxed code will try to reach."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    reached: list[bool] = []
-    thread = threading.Thread(target=lambda: (server.accept(), reached.append(True)), daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    server.close()
-    assert not reached
+    with loopback_listener() as port:
+        yield port
 
 
 def test_generated_code_cannot_reach_the_network(listener: int) -> None:

@@ -5,8 +5,6 @@ container is gone afterwards, also when the step is cancelled."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from api.generation.sandbox import Limits
 from api.generation.sandbox_docker import LABEL, DockerSandbox
 from hub.docker_images import BASE_IMAGE, build_base_image, image_exists
 from tests.e2e.docker_engine import DockerEngine
+from tests.helpers import loopback_listener
 
 pytestmark = pytest.mark.slow
 
@@ -95,23 +94,8 @@ def test_a_node_project_is_checked_in_a_container(box: DockerSandbox) -> None:
 
 @pytest.fixture
 def listener() -> Iterator[int]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    reached: list[bool] = []
-
-    def accept() -> None:
-        try:
-            server.accept()
-            reached.append(True)
-        except OSError:
-            pass  # closed at teardown: nothing connected
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    server.close()
-    assert not reached
+    with loopback_listener() as port:
+        yield port
 
 
 def test_no_network_no_writes_outside_the_project_and_limits(

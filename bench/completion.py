@@ -4,8 +4,8 @@ Each variant answers the same requests over the inline completion WebSocket
 (``api/ai/completion/inline``, jupyter-ai v2's wire format), one at a time as an editor
 sends them, timed from send to reply on loopback:
 
-- ``offline``: a Jupyter server with the assistant extension whose platform api reports no
-  model (a stand-in api on loopback): jedi completes inside the server;
+- ``offline``: a Jupyter server with the assistant extension and no platform api to reach
+  (the same path as an api without a model): jedi completes inside the server;
 - ``model``: the whole platform (hub, api, Postgres) with an OpenAI-compatible model
   (tests/fake_openai.py) on loopback, a spawned user server, through the hub's proxy:
   server extension → api (auth, plan limit, usage) → model.
@@ -44,7 +44,6 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from tests.e2e.conftest import HubUser, start_platform, stop_platform  # noqa: E402
 from tests.fake_openai import KEY, fake_openai_app, serve_app  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
-from tests.integration.assistant_standin import TOKEN, StandInState, standin_api  # noqa: E402
 
 SERVER_TOKEN = secrets.token_hex(16)
 MODEL = "bench-coder"
@@ -140,10 +139,10 @@ def answers(url: str) -> bool:
 
 
 def bench_offline(prefixes: list[str], warmup: int) -> float:
-    state = StandInState()  # engine "offline"
-    with serve_app(standin_api(state)) as api_url, tempfile.TemporaryDirectory() as root:
+    api_url = f"http://127.0.0.1:{free_port()}/services/api"  # nothing there: offline
+    with tempfile.TemporaryDirectory() as root:
         port = free_port()
-        env = os.environ | {"DATAZENTR_API_URL": api_url, "JUPYTERHUB_API_TOKEN": TOKEN}
+        env = os.environ | {"DATAZENTR_API_URL": api_url, "JUPYTERHUB_API_TOKEN": "unused"}
         server = subprocess.Popen(
             [
                 sys.executable,

@@ -1,5 +1,5 @@
-"""The assistant server extension in a Jupyter server (pytest-jupyter), against a stand-in
-of the platform api's assistant endpoints on loopback."""
+"""The assistant server extension in a Jupyter server (pytest-jupyter), against the real
+platform api on loopback (real Postgres; the model is the local OpenAI-compatible fake)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import nbformat
 import pytest
 import pytest_asyncio
 
@@ -20,17 +24,38 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
+from api.core.config import Settings
+from api.main import create_app
+from api.patterns.embedder import Embedder
 from hub.spawners import labextension_data_path
-from tests.fake_openai import serve_app
+from tests.fake_openai import KEY, fake_openai_app, serve_app
 from tests.helpers import free_port
-from tests.integration.assistant_standin import (
-    OTHER_USERS_CONVERSATION,
-    TOKEN,
-    StandInState,
-    standin_api,
-)
+from tests.integration.assistant.conftest import PREFIX, AnyUserIdentity
+from tests.integration.conftest import seeded_database
 
 Fetch = Any
+MODEL = "coder-slowly"  # the fake model sends its parts 0.2 s apart
+CHAT_PARTS = ["Use ", "pandas", ".read", "_csv", "."]
+COMPLETION = "_from_model()"
+
+
+def model_reply(body: dict[str, Any]) -> list[str]:
+    """A chat gets its answer in parts; an inline completion request gets the code."""
+    asked = body["messages"][-1]["content"]
+    return [COMPLETION] if "def load():" in asked else CHAT_PARTS
+
+
+@dataclass
+class Api:
+    """The api the extension talks to, and what its model was asked."""
+
+    url: str
+    model_bodies: list[dict[str, Any]]
+    user: str
+
+    def client(self, user: str | None = None) -> httpx.AsyncClient:
+        token = f"user:{user or self.user}"
+        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"token {token}"})
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -41,25 +66,57 @@ async def jp_asyncio_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[tuple[str, StandInState]]:
-    state = StandInState()
-    with serve_app(standin_api(state)) as url:
-        yield url, state
+def platform_apis(
+    pg_settings: Settings, embedder: Embedder
+) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
+    """Two real apps on one seeded database: without a model, and with one."""
+    database_url = seeded_database(pg_settings, "assistant_extension", embedder)
+    model_app, _, bodies = fake_openai_app(scripts={MODEL: model_reply})
+
+    def settings(**model: Any) -> Settings:
+        return Settings(  # type: ignore[call-arg]
+            _env_file=None, data_dir=pg_settings.data_dir, database_url=database_url, **model
+        )
+
+    with serve_app(model_app) as model_url:
+        with_model = settings(llm_base_url=f"{model_url}/v1", llm_model=MODEL, llm_api_key=KEY)
+        offline_app = create_app(settings(), identity=AnyUserIdentity())
+        model_api = create_app(with_model, identity=AnyUserIdentity())
+        with (
+            serve_app(offline_app, lifespan=True) as offline_url,
+            serve_app(model_api, lifespan=True) as model_api_url,
+        ):
+            yield f"{offline_url}{PREFIX}", f"{model_api_url}{PREFIX}", bodies
 
 
-@pytest.fixture
-def api(standin: tuple[str, StandInState], monkeypatch: pytest.MonkeyPatch) -> StandInState:
-    url, state = standin
-    state.engine, state.model, state.delay = "offline", None, 0.3
-    state.chats.clear()
-    state.completions.clear()
+def point_at(monkeypatch: pytest.MonkeyPatch, url: str, bodies: list[dict[str, Any]]) -> Api:
+    """What the spawner hands a user server: the api's URL and the user's own token."""
+    api = Api(url, bodies, f"ext-{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("DATAZENTR_API_URL", url)
-    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", TOKEN)
-    return state
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", f"user:{api.user}")
+    return api
 
 
 @pytest.fixture
-def jp_server_config(api: StandInState) -> dict[str, Any]:
+def api(
+    platform_apis: tuple[str, str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> Api:
+    """The api without a model."""
+    offline_url, _, bodies = platform_apis
+    return point_at(monkeypatch, offline_url, bodies)
+
+
+@pytest.fixture
+def model_api(
+    platform_apis: tuple[str, str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> Api:
+    """The api with the operator's model configured."""
+    _, model_url, bodies = platform_apis
+    return point_at(monkeypatch, model_url, bodies)
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
     return {"ServerApp": {"jpserver_extensions": {"extensions.assistant": True}}}
 
 
@@ -67,15 +124,14 @@ def body(response: Any) -> Any:
     return json.loads(response.body.decode())
 
 
-async def test_status_relays_the_api(jp_fetch: Fetch, api: StandInState) -> None:
-    api.engine, api.model = "model", "qwen-coder"
+async def test_status_relays_the_api(model_api: Api, jp_fetch: Fetch) -> None:
     status = body(await jp_fetch("datazentr", "assistant", "status", params={"fresh": "1"}))
     assert status["engine"] == "model"
-    assert status["model"] == "qwen-coder"
+    assert status["model"] == MODEL
     assert status["api_reachable"] is True
 
 
-async def test_chat_streams_as_the_api_sends(jp_fetch: Fetch, api: StandInState) -> None:
+async def test_chat_streams_as_the_api_sends(model_api: Api, jp_fetch: Fetch) -> None:
     arrivals: list[tuple[float, bytes]] = []
     start = time.monotonic()
     request = {"message": "How do I read a CSV?", "context": {"path": "a.ipynb"}}
@@ -90,17 +146,20 @@ async def test_chat_streams_as_the_api_sends(jp_fetch: Fetch, api: StandInState)
     assert response.code == 200
     assert response.headers["Content-Type"].startswith("application/x-ndjson")
     events = [json.loads(line) for line in b"".join(c for _, c in arrivals).splitlines()]
-    assert [e["type"] for e in events] == ["start", "delta", "delta", "delta", "delta", "done"]
+    assert [e["type"] for e in events] == ["start"] + ["delta"] * len(CHAT_PARTS) + ["done"]
     assert "".join(e["text"] for e in events if e["type"] == "delta") == "Use pandas.read_csv."
-    # Relayed as produced: the first words arrive well before the last (0.3 s apart at the api).
+    # Relayed as produced: the first words arrive well before the last (0.2 s apart).
     first_delta = next(t for t, c in arrivals if b'"delta"' in c)
     assert arrivals[-1][0] - first_delta > 0.5
-    assert api.chats == [request]
+    # The api got the question with its context, as this user.
+    prompt = model_api.model_bodies[-1]["messages"][-1]["content"]
+    assert "How do I read a CSV?" in prompt and "a.ipynb" in prompt
+    async with model_api.client() as own:
+        (conversation,) = (await own.get("assistant/conversations")).json()["conversations"]
+        assert conversation["message_count"] == 2
 
 
-async def test_oversized_prompt_is_refused_with_a_message(
-    jp_fetch: Fetch, api: StandInState
-) -> None:
+async def test_oversized_prompt_is_refused_with_a_message(api: Api, jp_fetch: Fetch) -> None:
     with pytest.raises(HTTPClientError) as refused:
         await jp_fetch(
             "datazentr",
@@ -112,22 +171,31 @@ async def test_oversized_prompt_is_refused_with_a_message(
     assert refused.value.code == 413
     error = json.loads(refused.value.response.body)["error"]  # type: ignore[union-attr]
     assert "20001 characters; the limit is 20000" in error["message"]
-    assert api.chats == []
+    async with api.client() as own:  # nothing reached the api
+        assert (await own.get("assistant/conversations")).json()["conversations"] == []
 
 
-async def test_another_users_conversation_is_not_found(jp_fetch: Fetch, api: StandInState) -> None:
+async def test_another_users_conversation_is_not_found(api: Api, jp_fetch: Fetch) -> None:
+    await jp_fetch(
+        "datazentr", "assistant", "chat", method="POST", body=json.dumps({"message": "csv"})
+    )
+    async with api.client(user=f"other-{api.user}") as other:
+        theirs = await other.post("assistant/chat", json={"message": "hello"})
+        assert theirs.status_code == 200
+        other_conversation = json.loads(theirs.text.splitlines()[0])["conversation_id"]
     listing = body(await jp_fetch("datazentr", "assistant", "conversations"))
-    own = listing["conversations"][0]["id"]
+    (own,) = [c["id"] for c in listing["conversations"]]
     assert body(await jp_fetch("datazentr", "assistant", "conversations", own))["id"] == own
-    for other in (OTHER_USERS_CONVERSATION, "not-an-id"):
+    for other in (other_conversation, "not-an-id"):
         with pytest.raises(HTTPClientError) as missing:
             await jp_fetch("datazentr", "assistant", "conversations", other)
         assert missing.value.code == 404
 
 
 @pytest.fixture
-def dead_api(api: StandInState, monkeypatch: pytest.MonkeyPatch) -> None:
+def dead_api(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATAZENTR_API_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "user:nobody")
 
 
 async def test_api_down_chat_says_so(dead_api: None, jp_fetch: Fetch) -> None:
@@ -144,7 +212,7 @@ async def test_api_down_chat_says_so(dead_api: None, jp_fetch: Fetch) -> None:
 
 
 async def test_notebook_from_description_is_saved(
-    jp_fetch: Fetch, api: StandInState, jp_root_dir: Path
+    api: Api, jp_fetch: Fetch, jp_root_dir: Path
 ) -> None:
     (jp_root_dir / "work").mkdir()
     request = {"description": "Plot monthly sales from sales.csv", "path": "work"}
@@ -153,19 +221,17 @@ async def test_notebook_from_description_is_saved(
     )
     assert response.code == 201
     result = body(response)
-    assert result == {
-        "path": "work/Sales-by-month.ipynb",
-        "title": "Sales by month",
-        "engine": "offline",
-    }
-    saved = json.loads((jp_root_dir / result["path"]).read_text())
-    assert "".join(saved["cells"][1]["source"]) == "import pandas as pd"
+    assert result["engine"] == "offline" and result["title"]
+    assert result["path"].startswith("work/") and result["path"].endswith(".ipynb")
+    saved = nbformat.read(jp_root_dir / result["path"], as_version=4)  # type: ignore[no-untyped-call]
+    nbformat.validate(saved)
+    assert any(cell.cell_type == "code" and cell.source for cell in saved.cells)
     again = body(
         await jp_fetch(
             "datazentr", "assistant", "notebook", method="POST", body=json.dumps(request)
         )
     )
-    assert again["path"] == "work/Sales-by-month-1.ipynb"
+    assert again["path"] == result["path"].removesuffix(".ipynb") + "-1.ipynb"
 
 
 async def ask(ws: WebSocketClientConnection, **request: Any) -> dict[str, Any]:
@@ -175,7 +241,8 @@ async def ask(ws: WebSocketClientConnection, **request: Any) -> dict[str, Any]:
     return dict(json.loads(reply))
 
 
-async def test_inline_completion_offline_uses_jedi(jp_ws_fetch: Fetch, api: StandInState) -> None:
+async def test_inline_completion_offline_uses_jedi(api: Api, jp_ws_fetch: Fetch) -> None:
+    asked_before = len(api.model_bodies)
     ws = await jp_ws_fetch("api", "ai", "completion", "inline")
     base = {
         "suffix": "",
@@ -206,13 +273,12 @@ async def test_inline_completion_offline_uses_jedi(jp_ws_fetch: Fetch, api: Stan
     assert bad["reply_to"] == 10
     assert bad["error"]["title"] == "prefix must be a string."
     ws.close()
-    assert api.completions == []  # offline: the api is not asked
+    assert len(api.model_bodies) == asked_before  # offline: no model was asked
 
 
 async def test_inline_completion_with_a_model_asks_the_api(
-    jp_ws_fetch: Fetch, jp_fetch: Fetch, api: StandInState
+    model_api: Api, jp_ws_fetch: Fetch, jp_fetch: Fetch
 ) -> None:
-    api.engine, api.model = "model", "qwen-coder"
     await jp_fetch("datazentr", "assistant", "status", params={"fresh": "1"})
     ws = await jp_ws_fetch("api", "ai", "completion", "inline")
     reply = await ask(
@@ -225,16 +291,15 @@ async def test_inline_completion_with_a_model_asks_the_api(
         path="a.py",
         language="python",
     )
-    assert reply["list"]["items"] == [{"insertText": "_from_model()"}]
-    assert reply["engine"] == "qwen-coder"
-    assert api.completions == [
-        {"prefix": "def load():\n    return", "suffix": "", "language": "python", "path": "a.py"}
-    ]
+    assert reply["list"]["items"] == [{"insertText": COMPLETION}]
+    assert reply["engine"] == MODEL
+    prompt = model_api.model_bodies[-1]["messages"][-1]["content"]
+    assert "def load():\n    return" in prompt
     ws.close()
 
 
 async def test_unauthenticated_requests_are_refused(
-    jp_fetch: Fetch, jp_ws_fetch: Fetch, api: StandInState
+    api: Api, jp_fetch: Fetch, jp_ws_fetch: Fetch
 ) -> None:
     anonymous = {"Authorization": "token not-the-servers-token"}
     for method, parts, payload in [
@@ -256,7 +321,8 @@ async def test_unauthenticated_requests_are_refused(
     with pytest.raises(HTTPClientError) as refused_ws:
         await jp_ws_fetch("api", "ai", "completion", "inline", headers=dict(anonymous))
     assert refused_ws.value.code == 403
-    assert api.chats == []
+    async with api.client() as own:  # nothing reached the api
+        assert (await own.get("assistant/conversations")).json()["conversations"] == []
 
 
 def test_the_built_front_end_is_where_local_servers_look() -> None:

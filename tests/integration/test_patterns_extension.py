@@ -11,22 +11,19 @@ import asyncio
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-import uvicorn
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - jp_fetch and the fixtures it needs
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
 from api.core.config import Settings
 from api.main import create_app
 from api.patterns.embedder import Embedder
+from tests.fake_openai import serve_app
 from tests.helpers import free_port
 from tests.integration.assistant.conftest import AnyUserIdentity
 from tests.integration.conftest import seeded_database
@@ -42,19 +39,8 @@ def api_url(pg_settings: Settings, embedder: Embedder) -> Iterator[str]:
     url = seeded_database(pg_settings, "patterns_extension", embedder)
     settings = Settings(_env_file=None, data_dir=pg_settings.data_dir, database_url=url)  # type: ignore[call-arg]
     app = create_app(settings, identity=AnyUserIdentity())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the api did not start"
-    yield f"http://127.0.0.1:{port}/services/api"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(app, lifespan=True) as base:
+        yield f"{base}/services/api"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from fastapi import Request
 from jupyterhub.services.auth import HubOAuth
 from tornado.web import HTTPError
 
-from api.core.config import API_PREFIX
+from api.core.names import API_PREFIX
 from api.errors import Forbidden, HubUnavailable, LoginRequired, NotAuthenticated
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from fastapi import Request
 
 from api.auth import HubIdentity, HubUser
+from api.core.names import DASHBOARD_CREDENTIAL_HEADER as HEADER
 from api.errors import NotAuthenticated
 from api.signing import BadSignature, sign, unsign
 
-HEADER = "X-Datazentr-Dashboard-Credential"
 PURPOSE = "dashboard-credential"
 
 

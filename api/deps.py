@@ -11,10 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import HubIdentity, HubUser
 from api.core.config import Settings
 from api.core.db import Database
+from api.core.names import QUOTA_SERVICE
 from api.errors import Forbidden
-
-# The hub-managed service that owns the usage ledger's internal endpoints.
-QUOTA_SERVICE = "quota"
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -15,8 +15,9 @@ from fastapi.responses import RedirectResponse
 
 from api import __version__
 from api.auth import HubIdentity
-from api.core.config import API_PREFIX, Settings, get_settings
+from api.core.config import Settings, get_settings
 from api.core.db import Database
+from api.core.names import API_PREFIX
 from api.dashboard_credentials import DashboardCredentialIdentity
 from api.errors import install_error_handlers
 from api.routes import (

@@ -11,8 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.core.config import API_SERVICE_NAME, ConfigError, Settings
+from api.core.config import ConfigError, Settings
 from api.core.logging import JSON_FIELDS
+from api.core.names import (
+    API_SERVICE,
+    CULLER_SERVICE,
+    DASHBOARDS_SERVICE,
+    GENERATION_WORKER_SERVICE,
+    QUOTA_SERVICE,
+)
 from hub.authenticators import apply_auth
 from hub.spawners import apply_spawner
 
@@ -56,15 +63,9 @@ def apply_state(settings: Settings, c: Any) -> None:
     c.JupyterHub.cookie_secret_file = str(settings.secrets_dir / "jupyterhub_cookie_secret")
 
 
-QUOTA_SERVICE = "quota"
-CULLER_SERVICE = "idle-culler"
-DASHBOARDS_SERVICE = "dashboards"
-# Settings the dashboards service must not pass on to its kernels.
-_PRIVATE_SETTINGS = ("KEY", "SECRET", "DATABASE_URL", "PASSWORD")
-
-
-def dashboards_service(settings: Settings, environment: dict[str, str]) -> dict[str, Any]:
-    """Voila with the hub's OAuth in front (hub/dashboards.py); no secrets in its env."""
+def dashboards_service(settings: Settings) -> dict[str, Any]:
+    """Voila with the hub's OAuth in front (hub/dashboards.py); no secrets in its env, since
+    its kernels run dashboard code for visitors."""
     port = settings.dashboards_port or _free_loopback_port()
     return {
         "name": DASHBOARDS_SERVICE,
@@ -72,13 +73,13 @@ def dashboards_service(settings: Settings, environment: dict[str, str]) -> dict[
         "url": f"http://127.0.0.1:{port}",
         "command": [sys.executable, "-m", "hub.dashboards"],
         "cwd": str(PROJECT_ROOT),
-        "environment": {
-            name: value
-            for name, value in environment.items()
-            if not any(word in name for word in _PRIVATE_SETTINGS)
-        },
+        "environment": settings.child_environment(with_secrets=False) | _UNBUFFERED,
         "oauth_no_confirm": True,
     }
+
+
+# Services log as they go, so the hub's log interleaves them in order.
+_UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
 
 
 def _free_loopback_port() -> int:
@@ -90,10 +91,10 @@ def _free_loopback_port() -> int:
 
 
 def apply_services(settings: Settings, c: Any) -> None:
-    service_env = settings.child_environment() | {"PYTHONUNBUFFERED": "1"}
+    service_env = settings.child_environment() | _UNBUFFERED
     c.JupyterHub.services = [
         {
-            "name": API_SERVICE_NAME,
+            "name": API_SERVICE,
             "display": True,
             "url": f"http://127.0.0.1:{settings.api_port}",
             "command": [sys.executable, "-m", "api"],
@@ -113,12 +114,12 @@ def apply_services(settings: Settings, c: Any) -> None:
         },
         {
             # Project generation jobs from the Postgres queue (more: run more workers).
-            "name": "generation-worker",
+            "name": GENERATION_WORKER_SERVICE,
             "command": [sys.executable, "-m", "api.worker"],
             "cwd": str(PROJECT_ROOT),
             "environment": service_env,
         },
-        dashboards_service(settings, service_env),
+        dashboards_service(settings),
         {
             "name": CULLER_SERVICE,
             "command": [
@@ -136,7 +137,7 @@ def apply_services(settings: Settings, c: Any) -> None:
             "description": "Every user: their own resources and the platform api.",
             "scopes": [
                 "self",
-                f"access:services!service={API_SERVICE_NAME}",
+                f"access:services!service={API_SERVICE}",
                 f"access:services!service={DASHBOARDS_SERVICE}",
             ],
         },
@@ -148,12 +149,12 @@ def apply_services(settings: Settings, c: Any) -> None:
                 "read:users",
                 "read:servers",
                 "servers",
-                f"access:services!service={API_SERVICE_NAME}",
+                f"access:services!service={API_SERVICE}",
             ],
             "services": [QUOTA_SERVICE],
         },
         {
-            "name": "idle-culler",
+            "name": CULLER_SERVICE,
             "description": "Stops idle servers (jupyterhub-idle-culler).",
             "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
             "services": [CULLER_SERVICE],

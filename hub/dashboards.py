@@ -32,7 +32,11 @@ from voila.tornado.handler import TornadoVoilaHandler  # type: ignore[import-unt
 from voila.tornado.treehandler import TornadoVoilaTreeHandler  # type: ignore[import-untyped]
 
 from api.core.config import Settings
-from api.dashboard_credentials import HEADER, mint
+from api.core.names import DASHBOARD_API_URL_ENV as API_URL_ENV
+from api.core.names import DASHBOARD_CREDENTIAL_ENV as CREDENTIAL_ENV
+from api.core.names import DASHBOARD_CREDENTIAL_HEADER as HEADER
+from api.core.names import DASHBOARDS_SERVICE
+from api.dashboard_credentials import mint
 from hub.dashboard_kernels import (
     SETTINGS_KEY,
     VISITOR,
@@ -45,13 +49,9 @@ from hub.dashboard_kernels import (
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "dashboards"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = PROJECT_ROOT / "voila_apps"
-API_URL_ENV = "DATAZENTR_DASHBOARD_API_URL"
 LOOPBACK = ("127.0.0.1", "::1")
-# How Voila names the credential header in a kernel's environment (rfc3875).
-CREDENTIAL_ENV = "HTTP_" + HEADER.upper().replace("-", "_")
 
 # (file, title, what it shows) — the index page and the hub home list these.
 DASHBOARDS = (
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     settings = Settings()
     service_url = os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8092")
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{DASHBOARDS_SERVICE}/")
     settings.dashboards_credential_key()  # created before the first visitor, not during
     kernel_environment(settings)
     app = DashboardsApp()

@@ -26,7 +26,8 @@ from types import FrameType
 from pydantic import ValidationError
 
 from api.core import migrate
-from api.core.config import API_PREFIX, ConfigError, Settings
+from api.core.config import ConfigError, Settings
+from api.core.names import API_PREFIX
 from api.core.postgres import EmbeddedPostgres, EmbeddedPostgresError
 from api.marketplace.seed import load_featured_bundles
 from api.patterns.seed import load_seed_library

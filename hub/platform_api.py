@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from api.core.config import API_PREFIX, Settings
+from api.core.config import Settings
+from api.core.names import API_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Integer, default
 
-from api.core.config import API_SERVICE_NAME, Settings
+from api.core.config import Settings
+from api.core.names import API_SERVICE
 from hub.plan_limits import PlanLimitsMixin
 from hub.platform_api import PlanLimits
 
@@ -196,7 +197,7 @@ def _configure_common(settings: Settings, c: Any) -> None:
     c.Spawner.server_token_scopes = [
         "users:activity!user",
         "access:servers!server",
-        f"access:services!service={API_SERVICE_NAME}",
+        f"access:services!service={API_SERVICE}",
     ]
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 120

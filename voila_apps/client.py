@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-HEADER = "X-Datazentr-Dashboard-Credential"
-CREDENTIAL_ENV = "HTTP_" + HEADER.upper().replace("-", "_")
-API_URL_ENV = "DATAZENTR_DASHBOARD_API_URL"
+from api.core.names import DASHBOARD_API_URL_ENV as API_URL_ENV
+from api.core.names import DASHBOARD_CREDENTIAL_ENV as CREDENTIAL_ENV
+from api.core.names import DASHBOARD_CREDENTIAL_HEADER as HEADER
 
 
 class DashboardError(Exception):

@@ -7,8 +7,6 @@ working directory; ``DATABASE_URL`` is also accepted without the prefix.
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -18,30 +16,11 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api import __version__
+from api.core.names import API_PREFIX, SETTINGS_ENV_PREFIX
+from api.core.secrets import check_secret, load_or_create_secret
 
-# Values people copy from examples. A secret equal to one of these is refused at start.
-PLACEHOLDER_SECRETS = frozenset(
-    {
-        "",
-        "changeme",
-        "change-me",
-        "change_me",
-        "secret",
-        "password",
-        "please-change-me",
-        "replace-me",
-        "your-secret-key",
-        "xxx",
-        "todo",
-        "insecure",
-    }
-)
-MIN_SECRET_LENGTH = 32
 # A Unix socket path must fit in sockaddr_un (108 bytes including the name).
 _MAX_SOCKET_DIR_LENGTH = 80
-
-API_SERVICE_NAME = "api"
-API_PREFIX = f"/services/{API_SERVICE_NAME}/"
 
 
 class ConfigError(Exception):
@@ -50,7 +29,7 @@ class ConfigError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="DATAZENTR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=SETTINGS_ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     data_dir: Path = Field(
@@ -284,58 +263,41 @@ class Settings(BaseSettings):
         """Signs the short-lived credentials the dashboards service gives its kernels."""
         return load_or_create_secret(self.secrets_dir / "dashboards_credential_key")
 
-    def child_environment(self) -> dict[str, str]:
-        """Settings as environment variables, so child processes resolve the same values."""
-        env = {
-            "DATAZENTR_DATA_DIR": str(self.data_dir),
-            "DATAZENTR_HUB_IP": self.hub_ip,
-            "DATAZENTR_HUB_PORT": str(self.hub_port),
-            "DATAZENTR_HUB_API_PORT": str(self.hub_api_port),
-            "DATAZENTR_PROXY_API_PORT": str(self.proxy_api_port),
-            "DATAZENTR_API_PORT": str(self.api_port),
-            "DATAZENTR_ADMIN_USERS": ",".join(sorted(self.admin_users)),
-            "DATAZENTR_OPEN_SIGNUP": str(self.open_signup).lower(),
-            "DATAZENTR_LOG_LEVEL": self.log_level,
-            "DATAZENTR_SPAWNER": self.spawner,
-            "DATAZENTR_DOCKER_NETWORK": self.docker_network,
-            "DATAZENTR_DOCKER_PAUSE_MINUTES": str(self.docker_pause_minutes),
-            "DATAZENTR_QUOTA_CHECK_SECONDS": str(self.quota_check_seconds),
-            "DATAZENTR_QUOTA_WARN_MINUTES": str(self.quota_warn_minutes),
-            "DATAZENTR_CULL_IDLE_SECONDS": str(self.cull_idle_seconds),
-            "DATAZENTR_CULL_EVERY_SECONDS": str(self.cull_every_seconds),
-            "DATAZENTR_DASHBOARDS_POOL_SIZE": str(self.dashboards_pool_size),
-            "DATAZENTR_DASHBOARDS_CREDENTIAL_MINUTES": str(self.dashboards_credential_minutes),
-            "DATAZENTR_DASHBOARDS_HOURLY_RATE": str(self.dashboards_hourly_rate),
-            "DATAZENTR_DASHBOARDS_CURRENCY": self.dashboards_currency,
-        }
-        if self.dashboards_port is not None:
-            env["DATAZENTR_DASHBOARDS_PORT"] = str(self.dashboards_port)
-        if self.singleuser_image is not None:
-            env["DATAZENTR_SINGLEUSER_IMAGE"] = self.singleuser_image
-        if self.server_api_url is not None:
-            env["DATAZENTR_SERVER_API_URL"] = self.server_api_url
-        if self.extra_hub_config is not None:
-            env["DATAZENTR_EXTRA_HUB_CONFIG"] = str(self.extra_hub_config)
-        env["DATAZENTR_EMBEDDER"] = self.embedder
-        if self.llm_base_url is not None:
-            env["DATAZENTR_LLM_BASE_URL"] = self.llm_base_url
-            env["DATAZENTR_LLM_MODEL"] = self.llm_model
-            env["DATAZENTR_LLM_TIMEOUT_SECONDS"] = str(self.llm_timeout_seconds)
-            env["DATAZENTR_GENERATION_TOKEN_BUDGET"] = str(self.generation_token_budget)
-        if self.llm_api_key is not None:
-            env["DATAZENTR_LLM_API_KEY"] = self.llm_api_key.get_secret_value()
-        env["DATAZENTR_EMBEDDINGS_MODEL"] = self.embeddings_model
-        env["DATAZENTR_GENERATION_SANDBOX"] = self.generation_sandbox
-        env["DATAZENTR_GENERATION_SANDBOX_IMAGE"] = self.generation_sandbox_image
-        if self.embeddings_url is not None:
-            env["DATAZENTR_EMBEDDINGS_URL"] = self.embeddings_url
-        if self.embeddings_api_key is not None:
-            env["DATAZENTR_EMBEDDINGS_API_KEY"] = self.embeddings_api_key.get_secret_value()
-        if self.database_url is not None:
-            env["DATAZENTR_DATABASE_URL"] = self.database_url
-        if self.secret_key is not None:
-            env["DATAZENTR_SECRET_KEY"] = self.secret_key.get_secret_value()
+    def child_environment(self, *, with_secrets: bool = True) -> dict[str, str]:
+        """Every set field as the variable it is read from, so a child process resolves the
+        same settings. ``with_secrets=False`` leaves out SECRET_FIELDS, for children (and
+        what they start, such as users' kernels) that must never see them."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None or (not with_secrets and name in SECRET_FIELDS):
+                continue
+            env[environment_name(name)] = _as_environment_value(value)
         return env
+
+
+# Settings that grant access to something (a database password may sit in the URL). A
+# child that must not hold them gets ``child_environment(with_secrets=False)``.
+SECRET_FIELDS = frozenset({"secret_key", "llm_api_key", "embeddings_api_key", "database_url"})
+
+
+def environment_name(field: str) -> str:
+    """The environment variable a Settings field is read from (its first alias, if any)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return SETTINGS_ENV_PREFIX + field.upper()
+
+
+def _as_environment_value(value: object) -> str:
+    """The text that Settings parses back into ``value``."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, frozenset | set):
+        return ",".join(sorted(str(item) for item in value))
+    return str(value)
 
 
 EMBEDDED_DATABASE = "datazentr"
@@ -352,33 +314,6 @@ def to_sqlalchemy_url(url: str) -> str:
         f"DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/db), "
         f"got one starting with {url.split(':', 1)[0]!r}."
     )
-
-
-def check_secret(name: str, value: str) -> None:
-    if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
-        raise ValueError(
-            f"{name} is a placeholder or shorter than {MIN_SECRET_LENGTH} characters. "
-            f"Unset it to have one generated into the data dir, or set a random value "
-            f"(for example: openssl rand -hex 32)."
-        )
-
-
-def load_or_create_secret(path: Path) -> str:
-    """Read a secret file, creating it (mode 0600) with a random value the first time."""
-    if path.exists():
-        value = path.read_text().strip()
-        check_secret(str(path), value)
-        return value
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    value = secrets.token_hex(32)
-    # O_EXCL: two processes starting at once must not each write a different secret.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_or_create_secret(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
-    return value
 
 
 @lru_cache

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.core.config import API_PREFIX
+from api.core.names import API_PREFIX
 from api.deps import DatabaseDep, SettingsDep
 from api.schemas.system import HealthOut, VersionOut
 

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.core.config import ConfigError, Settings, load_or_create_secret, to_sqlalchemy_url
+from api.core.config import ConfigError, Settings, to_sqlalchemy_url
+from api.core.secrets import load_or_create_secret
 
 
 def make(tmp_path: Path, **values: object) -> Settings:

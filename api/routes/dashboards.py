@@ -1,125 +1,22 @@
-"""Data behind the Voila dashboards: one person's metrics, learning curve, orchestration.
-
-Everything is computed for the person asking: their projects, their pattern uses and the
-patterns they can see. Numbers are computed from the database on each call.
-"""
+"""Data behind the Voila dashboards, for the person asking (computed in api.dashboards)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Date, cast, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import HubUser
+from api import dashboards
 from api.deps import CurrentUser, SessionDep, SettingsDep
-from api.generation import eventlog, service
-from api.generation.agents import default_agents
-from api.generation.pipeline import current_attempt
-from api.models import Pattern, PatternUse, Project, ProjectEvent
-from api.patterns import library
-from api.patterns.access import visible_to
-from api.schemas.dashboards import (
-    AgentTask,
-    GateOut,
-    LearningCurve,
-    LearningPoint,
-    Metrics,
-    Orchestration,
-)
+from api.schemas.dashboards import LearningCurve, Metrics, Orchestration
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
-
-HOURS_PER_PROJECT = 6.0
-HOURS_PER_PATTERN_USE = 0.5
-ORCHESTRATOR = "orchestrator"
-# The pipeline's agents by the phase that directs them (the orchestration graph).
-PHASES = {
-    "plan": ("intent", "pattern_search", "architect"),
-    "build": ("code_generator", "test_writer", "doc_writer"),
-    "verify": ("quality_gates", "repair", "remember"),
-}
-
-
-def hierarchy(agents: list[str]) -> dict[str, list[str]]:
-    graph: dict[str, list[str]] = {ORCHESTRATOR: []}
-    placed: set[str] = set()
-    for phase, members in PHASES.items():
-        present = [name for name in members if name in agents]
-        if present:
-            graph[ORCHESTRATOR].append(phase)
-            graph[phase] = present
-            placed.update(present)
-    graph[ORCHESTRATOR].extend(name for name in agents if name not in placed)
-    return graph
-
-
-def formula(rate: float, currency: str) -> str:
-    return (
-        f"hours saved = {HOURS_PER_PROJECT:g} h * succeeded projects + "
-        f"{HOURS_PER_PATTERN_USE:g} h * applied patterns whose gates passed; "
-        f"cost saved = hours saved * {rate:g} {currency}/h"
-    )
-
-
-async def _gate_counts(session: AsyncSession, user: HubUser) -> tuple[int, int]:
-    passed = ProjectEvent.payload["passed"].as_boolean()
-    row = (
-        await session.execute(
-            select(func.count(), func.count().filter(passed))
-            .select_from(ProjectEvent)
-            .join(Project, Project.id == ProjectEvent.project_id)
-            .where(Project.owner == user.name, ProjectEvent.type == "gate.result")
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 @router.get("/metrics", summary="Your metrics: patterns, projects, time and cost saved")
 async def metrics(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Metrics:
-    viewer = await library.viewer_for(session, user)
-    library_size, learned = (
-        await session.execute(
-            select(func.count(), func.count().filter(Pattern.seed_key.is_(None))).where(
-                visible_to(viewer)
-            )
-        )
-    ).one()
-    total, succeeded = (
-        await session.execute(
-            select(func.count(), func.count().filter(Project.status == "succeeded")).where(
-                Project.owner == user.name
-            )
-        )
-    ).one()
-    uses, uses_passed = (
-        await session.execute(
-            select(func.count(), func.count().filter(PatternUse.outcome == "passed")).where(
-                PatternUse.user_name == user.name
-            )
-        )
-    ).one()
-    gates_run, gates_passed = await _gate_counts(session, user)
-    hours = HOURS_PER_PROJECT * succeeded + HOURS_PER_PATTERN_USE * uses_passed
-    rate = settings.dashboards_hourly_rate
-    currency = settings.dashboards_currency
-    return Metrics(
-        library_size=library_size,
-        patterns_learned=learned,
-        projects_total=total,
-        projects_accelerated=succeeded,
-        pattern_uses=uses,
-        pattern_uses_passed=uses_passed,
-        hours_saved=round(hours, 1),
-        cost_saved=round(hours * rate, 2),
-        currency=currency,
-        quality_score=round(gates_passed / gates_run, 3) if gates_run else None,
-        gates_run=gates_run,
-        formula=formula(rate, currency),
-    )
+    return await dashboards.metrics(session, user, settings)
 
 
 @router.get("/learning-curve", summary="Patterns you can see and gate pass rate, per day")
@@ -128,106 +25,11 @@ async def learning_curve(
     session: SessionDep,
     days: Annotated[int, Query(ge=2, le=365, description="How many days back")] = 30,
 ) -> LearningCurve:
-    viewer = await library.viewer_for(session, user)
-    today = datetime.now(UTC).date()
-    first = today - timedelta(days=days - 1)
-    before = await session.scalar(
-        select(func.count()).where(visible_to(viewer), cast(Pattern.created_at, Date) < first)
-    )
-    day = cast(Pattern.created_at, Date)
-    added = dict(
-        (
-            await session.execute(
-                select(day, func.count()).where(visible_to(viewer), day >= first).group_by(day)
-            )
-        ).all()
-    )
-    gate_day = cast(ProjectEvent.occurred_at, Date)
-    passed = ProjectEvent.payload["passed"].as_boolean()
-    gates: dict[date, tuple[int, int]] = {
-        d: (int(n), int(p))
-        for d, n, p in (
-            await session.execute(
-                select(gate_day, func.count(), func.count().filter(passed))
-                .join(Project, Project.id == ProjectEvent.project_id)
-                .where(
-                    Project.owner == user.name,
-                    ProjectEvent.type == "gate.result",
-                    gate_day >= first,
-                )
-                .group_by(gate_day)
-            )
-        )
-    }
-    points = []
-    running = int(before or 0)
-    for offset in range(days):
-        current = first + timedelta(days=offset)
-        running += int(added.get(current, 0))
-        run, ok = gates.get(current, (0, 0))
-        points.append(
-            LearningPoint(
-                day=current,
-                patterns=running,
-                gates_run=run,
-                pass_rate=round(ok / run, 3) if run else None,
-            )
-        )
-    return LearningCurve(points=points)
-
-
-def _tasks(events: list[Any], status: str) -> list[AgentTask]:
-    attempt = current_attempt(events)
-    completed = {e.payload["step"]: e.payload for e in attempt if e.type == "step.completed"}
-    tasks = []
-    running_assigned = False
-    for agent in default_agents():
-        done = completed.get(agent.name)
-        if done is not None:
-            tasks.append(
-                AgentTask(
-                    agent=agent.name,
-                    status="done",
-                    timing_ms=done.get("timing_ms"),
-                    decision=str(done.get("decision") or "")[:300] or None,
-                )
-            )
-            continue
-        state = "pending"
-        if not running_assigned and status == "running":
-            state, running_assigned = "running", True
-        elif not running_assigned and status == "failed":
-            state, running_assigned = "failed", True
-        tasks.append(AgentTask(agent=agent.name, status=state, timing_ms=None, decision=None))
-    return tasks
+    return await dashboards.learning_curve(session, user, days)
 
 
 @router.get("/orchestration/{project_id}", summary="A project's agents, tasks and gates")
 async def orchestration(
     project_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> Orchestration:
-    project: Project = await service.owned_project(session, user, project_id)
-    events = await eventlog.all_events(session, project_id)
-    tasks = _tasks(events, project.status)
-    agents = [task.agent for task in tasks]
-    gates = [
-        GateOut(
-            gate=str(e.payload.get("gate")),
-            passed=bool(e.payload.get("passed")),
-            metrics=dict(e.payload.get("metrics") or {}),
-            step=e.step,
-        )
-        for e in current_attempt(events)
-        if e.type == "gate.result"
-    ]
-    done = sum(1 for task in tasks if task.status == "done")
-    return Orchestration(
-        project_id=project.id,
-        description=project.description,
-        status=project.status,
-        progress=round(done / len(tasks), 3) if tasks else 0.0,
-        hierarchy=hierarchy(agents),
-        tasks=tasks,
-        gates=gates,
-        last_seq=events[-1].seq if events else 0,
-    )
+    return await dashboards.orchestration(session, user, project_id)

@@ -1,7 +1,7 @@
 """The pipeline's agents, in the order they run. Each is a small class with one job."""
 
 from api.generation.agents.architect import Architect
-from api.generation.agents.base import Agent, StepContext, StepOutcome
+from api.generation.agents.base import PHASES, Agent, Phase, StepContext, StepOutcome
 from api.generation.agents.code_generator import CodeGenerator
 from api.generation.agents.doc_writer import DocWriter
 from api.generation.agents.intent import IntentAnalyst
@@ -26,4 +26,4 @@ def default_agents() -> list[Agent]:
     ]
 
 
-__all__ = ["Agent", "StepContext", "StepOutcome", "default_agents"]
+__all__ = ["PHASES", "Agent", "Phase", "StepContext", "StepOutcome", "default_agents"]

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from api.generation.agents import model
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.models import Pattern
 
 MAX_COMPONENTS = 3
@@ -92,6 +92,7 @@ def reason_to_skip(
 
 class Architect:
     name = "architect"
+    phase: Phase = "plan"
 
     async def run(self, context: StepContext) -> StepOutcome:
         outcome = await self.pattern_plan(context)

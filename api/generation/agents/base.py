@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from api.core.db import Database
 from api.generation.llm import LLMProvider, TokenBudget
 from api.patterns.embedder import Embedder
 
 OFFLINE_ENGINE = "offline"
+# The part of the job an agent belongs to, in the order they run (the orchestration graph
+# of the dashboards groups agents by it).
+Phase = Literal["plan", "build", "verify"]
+PHASES: tuple[Phase, ...] = get_args(Phase)
 
 
 @dataclass(frozen=True)
@@ -52,5 +56,6 @@ class StepOutcome:
 
 class Agent(Protocol):
     name: str
+    phase: Phase
 
     async def run(self, context: StepContext) -> StepOutcome: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.generation.agents import javascript, model
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.generation.agents.model import is_test
 
 SKELETON = '''"""{description}"""
@@ -74,6 +74,7 @@ def plan_text(plan: dict[str, Any]) -> str:
 
 class CodeGenerator:
     name = "code_generator"
+    phase: Phase = "build"
 
     async def run(self, context: StepContext) -> StepOutcome:
         outcome = self.compose(context)

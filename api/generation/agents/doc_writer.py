@@ -7,7 +7,7 @@ the files; offline, or when its reply is unusable, a README is filled in from a 
 from __future__ import annotations
 
 from api.generation.agents import model
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 
 README = """# {name}
 
@@ -45,6 +45,7 @@ ENGINE_NOTES = {
 
 class DocWriter:
     name = "doc_writer"
+    phase: Phase = "build"
 
     async def run(self, context: StepContext) -> StepOutcome:
         outcome = self.from_template(context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 
 KINDS: dict[str, tuple[str, ...]] = {
     "cli": ("cli", "command line", "command-line", "terminal", "argparse", "subcommand"),
@@ -34,6 +34,7 @@ def project_name(text: str) -> str:
 
 class IntentAnalyst:
     name = "intent"
+    phase: Phase = "plan"
 
     async def run(self, context: StepContext) -> StepOutcome:
         options = context.project.options

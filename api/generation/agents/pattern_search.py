@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.patterns.access import Viewer
 from api.patterns.search import search_patterns
 
@@ -18,6 +18,7 @@ KIND_HINTS = {
 
 class PatternSearcher:
     name = "pattern_search"
+    phase: Phase = "plan"
 
     async def run(self, context: StepContext) -> StepOutcome:
         intent = context.outputs["intent"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.generation.gates import run_gates_async
 
 
 class QualityGates:
     name = "quality_gates"
+    phase: Phase = "verify"
 
     async def run(self, context: StepContext) -> StepOutcome:
         language = context.outputs.get("intent", {}).get("language", "python")

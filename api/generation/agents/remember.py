@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import select
 
 from api.generation import eventlog
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.models import PatternUse, ProjectEvent
 from api.patterns.access import Viewer
 from api.patterns.feedback import apply_pattern, record_outcome
@@ -21,6 +21,7 @@ from api.patterns.feedback import apply_pattern, record_outcome
 
 class Remember:
     name = "remember"
+    phase: Phase = "verify"
 
     async def run(self, context: StepContext) -> StepOutcome:
         project = context.project

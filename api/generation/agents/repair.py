@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from api.generation.agents import model
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.generation.gates import run_gates_async
 from api.generation.llm import LLMError
 
@@ -54,6 +54,7 @@ def parse_files(text: str, known: dict[str, str]) -> dict[str, str]:
 
 class Repairer:
     name = "repair"
+    phase: Phase = "verify"
 
     async def run(self, context: StepContext) -> StepOutcome:
         gates = context.outputs["quality_gates"]

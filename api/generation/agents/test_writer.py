@@ -8,7 +8,7 @@ whose files were written) and the skeleton's.
 from __future__ import annotations
 
 from api.generation.agents import javascript, model
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.generation.agents.model import is_test
 
 SMOKE_TEST = '''"""Generated: every module of the project imports cleanly."""
@@ -49,6 +49,7 @@ def module_name(path: str) -> str | None:
 
 class TestWriter:
     name = "test_writer"
+    phase: Phase = "build"
 
     async def run(self, context: StepContext) -> StepOutcome:
         files: dict[str, str] = {}

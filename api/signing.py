@@ -1,45 +1,38 @@
-"""Tamper-proof, expiring values for cookies (HMAC-SHA256 over JSON)."""
+"""Tamper-proof, expiring values for cookies and credentials (itsdangerous, HMAC-SHA256).
+
+``purpose`` keeps values apart: a value signed for one purpose is refused for another,
+even under the same key.
+"""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
-import time
 from typing import Any
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 
 class BadSignature(Exception):
-    """The value was altered, signed with another key, or has expired."""
+    """The value was altered, signed with another key or purpose, or has expired."""
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _serializer(key: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        key, salt=purpose, signer_kwargs={"digest_method": hashlib.sha256}
+    )
 
 
 def sign(value: dict[str, Any], key: str, *, purpose: str) -> str:
-    payload = _b64(json.dumps({"v": value, "t": int(time.time())}, separators=(",", ":")).encode())
-    mac = hmac.new(key.encode(), f"{purpose}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{payload}.{_b64(mac)}"
+    return _serializer(key, purpose).dumps(value)
 
 
 def unsign(token: str, key: str, *, purpose: str, max_age_seconds: int) -> dict[str, Any]:
     try:
-        payload, mac = token.rsplit(".", 1)
-        expected = hmac.new(key.encode(), f"{purpose}.{payload}".encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(mac)):
-            raise BadSignature("signature does not match")
-        data = json.loads(_unb64(payload))
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise BadSignature("malformed signed value") from exc
-    if time.time() - int(data["t"]) > max_age_seconds:
-        raise BadSignature("expired")
-    value = data["v"]
+        value = _serializer(key, purpose).loads(token, max_age=max_age_seconds)
+    except SignatureExpired as exc:
+        raise BadSignature("expired") from exc
+    except BadData as exc:
+        raise BadSignature("altered, malformed, or signed for something else") from exc
     if not isinstance(value, dict):
         raise BadSignature("unexpected payload")
     return value

@@ -1,3 +1,5 @@
+"""The declarative base of every model and the created/updated timestamps many share."""
+
 from datetime import datetime
 
 from sqlalchemy import DateTime, MetaData, func

@@ -1,3 +1,5 @@
+"""The platform's append-only event log: who did what to which stream, and when."""
+
 import uuid
 from datetime import datetime
 from typing import Any

@@ -1,3 +1,5 @@
+"""Plans: the limits (CPU, memory, daily minutes, idle timeout, servers, storage) and price."""
+
 from sqlalchemy import Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 

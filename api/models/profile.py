@@ -1,3 +1,5 @@
+"""A hub user's platform profile: display name, e-mail, plan and organisation."""
+
 import uuid
 
 from sqlalchemy import ForeignKey, String, text

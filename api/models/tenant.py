@@ -1,3 +1,5 @@
+"""Tenants: the organisations whose patterns and members are kept apart."""
+
 import uuid
 
 from sqlalchemy import String, text

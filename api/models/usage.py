@@ -1,3 +1,5 @@
+"""The usage ledger: one row per server session, keyed by the hub's own start time."""
+
 from datetime import datetime
 
 from sqlalchemy import (

@@ -1,3 +1,5 @@
+"""The caller's own account: profile, plan and organisation, and what they may change."""
+
 from __future__ import annotations
 
 import re

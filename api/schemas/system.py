@@ -1,3 +1,5 @@
+"""Health and version answers."""
+
 from typing import Literal
 
 from pydantic import BaseModel

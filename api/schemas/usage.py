@@ -1,3 +1,5 @@
+"""Spawn policy, usage ledger and plan administration: the hub's and admins' contract."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,9 @@ start it asks the api for the spawn policy (plan limits, today's minutes left), 
 with a message a person can act on, applies CPU, memory and idle limits, and reports the
 session's start and stop to the usage ledger. The session's start time is kept in the
 spawner's state, so a hub restart resumes the same session instead of opening a new one.
+
+Where it reaches the api is configuration (``c.PlanLimitsMixin.platform_api_url`` and
+friends); ``hub.spawners`` sets it from the platform settings.
 """
 
 from __future__ import annotations
@@ -14,14 +17,24 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jupyterhub.spawner import SpawnException
+from traitlets import Float, Unicode, default
+from traitlets.config import LoggingConfigurable
 
 from api.core.config import get_settings
-from hub.platform_api import PlanLimits, PlatformApi, PlatformApiError
+from hub.platform_api import (
+    CONNECT_TIMEOUT_SECONDS,
+    TIMEOUT_SECONDS,
+    PlanLimits,
+    PlatformApi,
+    PlatformApiError,
+    internal_api_url,
+)
 
 if TYPE_CHECKING:  # the mixin is used only on Spawner subclasses
     from jupyterhub.spawner import Spawner as _SpawnerBase
 else:
-    _SpawnerBase = object
+    # Configurable, so its traits have a config section of their own (c.PlanLimitsMixin).
+    _SpawnerBase = LoggingConfigurable
 
 UPGRADE_PATH = "/services/api/docs#/me"
 
@@ -47,16 +60,73 @@ def session_start(hub_started: datetime | None) -> datetime:
 class PlanLimitsMixin(_SpawnerBase):  # type: ignore[misc]
     """Mix in before a Spawner class: ``class S(PlanLimitsMixin, DockerSpawner)``."""
 
+    platform_api_url = Unicode(
+        help="""Base URL of the platform api as the hub reaches it, e.g.
+        ``http://127.0.0.1:8090/services/api/``: directly on loopback, not through the
+        proxy. The hub asks it for the spawn policy before every start and reports each
+        session's start and stop to its usage ledger.
+
+        Default: the api's loopback port from the platform settings (DATAZENTR_API_PORT).
+        """,
+    ).tag(config=True)
+
+    platform_api_token = Unicode(
+        help="""Token the hub sends to the platform api's internal endpoints (spawn
+        policy, usage ledger). The api accepts only the quota service's token there.
+
+        Default: the quota service's token from the platform's secrets directory.
+        """,
+    ).tag(config=True)
+
+    platform_api_timeout = Float(
+        TIMEOUT_SECONDS,
+        help="""Seconds to wait for one answer of the platform api. When it does not
+        answer in time, a start is refused with "the platform could not check your plan"
+        (try again), and a session start or stop that could not be reported is recorded
+        by the quota enforcer's next round instead.
+        """,
+    ).tag(config=True)
+
+    platform_api_connect_timeout = Float(
+        CONNECT_TIMEOUT_SECONDS,
+        help="""Seconds to wait for a connection to the platform api, within
+        ``platform_api_timeout``. Short: the api runs next to the hub, so a connection
+        that takes long means it is down.
+        """,
+    ).tag(config=True)
+
+    @default("platform_api_url")
+    def _default_platform_api_url(self) -> str:
+        return internal_api_url(get_settings())
+
+    @default("platform_api_token")
+    def _default_platform_api_token(self) -> str:
+        return get_settings().quota_service_token()
+
     session_started_at: datetime | None = None
     plan_limits: PlanLimits | None = None
 
-    def _platform_api(self) -> PlatformApi:
-        return PlatformApi.from_settings(get_settings())
+    @property
+    def platform_api(self) -> PlatformApi:
+        """The api client as configured here."""
+        return PlatformApi(
+            self.platform_api_url,
+            self.platform_api_token,
+            timeout=self.platform_api_timeout,
+            connect_timeout=self.platform_api_connect_timeout,
+        )
+
+    @classmethod
+    def platform_api_for(cls, config: Any) -> PlatformApi:
+        """The client the hub's spawners use, for hub hooks that run without a spawner
+        (the named-server limit): read from the same ``c.PlanLimitsMixin`` section."""
+        configured: PlanLimitsMixin = cls(config=config)
+        return configured.platform_api
 
     async def start(self) -> Any:
         user: str = self.user.name
         server_name: str = self.name
-        api = self._platform_api()
+        api = self.platform_api
         try:
             policy = await api.spawn_policy(user, server_name)
         except PlatformApiError as exc:
@@ -104,7 +174,7 @@ class PlanLimitsMixin(_SpawnerBase):  # type: ignore[misc]
         if started is None:
             return
         try:
-            await self._platform_api().session_event(
+            await self.platform_api.session_event(
                 user=self.user.name,
                 server_name=self.name,
                 started_at=started,

@@ -21,12 +21,13 @@ from docker import errors as docker_errors
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
+from tornado import web
 from traitlets import Integer, default
 
 from api.core.config import Settings
 from api.core.names import API_SERVICE
 from hub.plan_limits import PlanLimitsMixin
-from hub.platform_api import PlanLimits
+from hub.platform_api import PlanLimits, PlatformApiError, internal_api_url
 
 HOME_IN_CONTAINER = "/home/jovyan"
 EXTENSIONS_DIR = Path(__file__).resolve().parent.parent / "extensions"
@@ -201,6 +202,9 @@ def _configure_common(settings: Settings, c: Any) -> None:
     ]
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 120
+    # Where every plan-aware spawner (and the named-server limit) asks for the plan.
+    c.PlanLimitsMixin.platform_api_url = internal_api_url(settings)
+    c.PlanLimitsMixin.platform_api_token = settings.quota_service_token()
     c.JupyterHub.allow_named_servers = True
     c.JupyterHub.named_server_limit_per_user = named_server_limit
 
@@ -296,11 +300,16 @@ def configure_kubernetes(settings: Settings, c: Any, image: str) -> None:
 
 async def named_server_limit(handler: Any) -> int:
     """Named servers a user may run at once, from their plan (0 would mean unlimited)."""
-    from api.core.config import get_settings
-    from hub.platform_api import PlatformApi
-
-    user = handler.current_user
-    policy = await PlatformApi.from_settings(get_settings()).spawn_policy(user.name, "")
+    api = PlanLimitsMixin.platform_api_for(handler.settings["config"])
+    try:
+        policy = await api.spawn_policy(handler.current_user.name, "")
+    except PlatformApiError as exc:
+        handler.log.error("named-server limit of %s unavailable: %s", handler.current_user, exc)
+        raise web.HTTPError(
+            503,
+            "The platform could not check your plan's named servers. Try again in a minute; "
+            "if it persists, tell your administrator.",
+        ) from exc
     return max(1, policy.limits.named_servers)
 
 

@@ -1,9 +1,24 @@
-"""The plan-aware spawner mixin: what a plan turns into for the single-user server."""
+"""The plan-aware spawner mixin: what a plan turns into for the single-user server, how the
+hub reads the api's answers, and where it is configured to reach the api."""
 
+from __future__ import annotations
+
+import dataclasses
+import socket
+import typing
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from hub.plan_limits import idle_args, session_start
-from hub.platform_api import PlanLimits
+import pytest
+from pydantic import BaseModel
+from traitlets.config import Config
+
+from api.core.config import Settings
+from api.schemas.usage import LimitsOut, SpawnPolicyOut
+from hub.plan_limits import PlanLimitsMixin, idle_args, session_start
+from hub.platform_api import PlanLimits, PlatformApi, PlatformApiError, SpawnPolicy
+from hub.spawners import LocalSessionSpawner, PlatformDockerSpawner, apply_spawner
 
 FREE = PlanLimits(
     plan_code="free",
@@ -14,6 +29,19 @@ FREE = PlanLimits(
     named_servers=1,
     daily_minutes=120,
 )
+
+
+def policy_json(**limits: Any) -> dict[str, Any]:
+    """A spawn policy as the api sends it (its own response model, dumped to JSON)."""
+    answer = SpawnPolicyOut(
+        allowed=True,
+        message="",
+        limits=LimitsOut(**dataclasses.asdict(FREE)),
+        minutes_used=3.5,
+        minutes_left=116.5,
+    ).model_dump(mode="json")
+    answer["limits"].update(limits)
+    return answer
 
 
 def test_the_plans_idle_timeout_makes_the_server_stop_itself() -> None:
@@ -28,3 +56,90 @@ def test_the_session_key_is_the_hubs_own_start_time_in_utc() -> None:
     aware = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     assert session_start(aware) is aware
     assert session_start(None).tzinfo is UTC
+
+
+def test_a_spawn_policy_parses_from_the_apis_own_model() -> None:
+    policy = SpawnPolicy.from_api(policy_json())
+    assert policy == SpawnPolicy(
+        allowed=True, message="", limits=FREE, minutes_used=3.5, minutes_left=116.5
+    )
+
+
+def test_fields_the_api_adds_later_are_ignored() -> None:
+    answer = policy_json(gpu_count=1, storage_gb=5)
+    answer["queue_position"] = 0
+    assert SpawnPolicy.from_api(answer).limits == FREE
+
+
+def test_a_field_the_hub_needs_and_does_not_get_is_a_clear_error() -> None:
+    answer = policy_json()
+    del answer["limits"]["memory_limit_mb"], answer["limits"]["cpu_limit"]
+    with pytest.raises(PlatformApiError) as caught:
+        SpawnPolicy.from_api(answer)
+    message = str(caught.value)
+    assert "plan limits lacks cpu_limit, memory_limit_mb" in message
+    assert "upgrade the api" in message
+    with pytest.raises(PlatformApiError, match="no spawn policy object"):
+        SpawnPolicy.from_api(["not", "an", "object"])
+
+
+@pytest.mark.parametrize(
+    ("hub_side", "api_side"), [(PlanLimits, LimitsOut), (SpawnPolicy, SpawnPolicyOut)]
+)
+def test_every_field_the_hub_reads_is_in_the_apis_schema_with_its_type(
+    hub_side: type, api_side: type[BaseModel]
+) -> None:
+    api_fields = api_side.model_fields
+    nested = {SpawnPolicy: {"limits": (PlanLimits, LimitsOut)}}.get(hub_side, {})
+    for name, hub_type in typing.get_type_hints(hub_side).items():
+        assert name in api_fields, f"the api's {api_side.__name__} has no {name}"
+        assert api_fields[name].is_required(), f"{api_side.__name__}.{name} may be left out"
+        expected = api_fields[name].annotation
+        if name in nested:
+            assert (hub_type, expected) == nested[name]
+        else:
+            assert hub_type == expected, f"{name}: hub reads {hub_type}, api sends {expected}"
+
+
+def test_the_spawners_reach_the_api_where_the_settings_say(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, api_port=9123)  # type: ignore[call-arg]
+    c = Config()
+    apply_spawner(settings, c)
+    api = PlanLimitsMixin.platform_api_for(c)
+    assert api.base_url == "http://127.0.0.1:9123/services/api/"
+    assert c.PlanLimitsMixin.platform_api_token == settings.quota_service_token()
+    # The spawner classes read the same config section.
+    for spawner_class in (LocalSessionSpawner, PlatformDockerSpawner):
+        assert "PlanLimitsMixin" in spawner_class.section_names()
+
+
+def test_unconfigured_the_client_falls_back_to_the_platform_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, api_port=9124)  # type: ignore[call-arg]
+    monkeypatch.setattr("hub.plan_limits.get_settings", lambda: settings)
+    configured = PlanLimitsMixin(config=Config())
+    assert configured.platform_api_url == "http://127.0.0.1:9124/services/api/"
+    assert configured.platform_api_token == settings.quota_service_token()
+
+
+def test_every_setting_of_the_mixin_is_documented() -> None:
+    traits = PlatformDockerSpawner.class_traits(config=True)
+    for name in (
+        "platform_api_url",
+        "platform_api_token",
+        "platform_api_timeout",
+        "platform_api_connect_timeout",
+    ):
+        assert name in traits
+        assert len(traits[name].help.split()) >= 10, f"{name} has no real help text"
+
+
+async def test_an_api_that_never_answers_is_reported_not_waited_for() -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        api = PlatformApi(f"http://127.0.0.1:{port}/services/api", "token", timeout=0.5)
+        with pytest.raises(PlatformApiError, match="unreachable"):
+            await api.spawn_policy("ada", "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import time
+import socket
 from pathlib import Path
 
 import pytest
@@ -70,8 +70,16 @@ def test_without_the_sources_the_tag_is_latest(tmp_path: Path) -> None:
     assert singleuser_image_tag(tmp_path) == SINGLEUSER_LATEST
 
 
-def test_no_engine_is_reported_quickly(tmp_path: Path) -> None:
-    started = time.monotonic()
+def test_no_engine_is_reported_as_none(tmp_path: Path) -> None:
     assert docker_available(f"unix://{tmp_path}/missing.sock") is False
     assert docker_available("tcp://127.0.0.1:9") is False  # nothing listens on discard
-    assert time.monotonic() - started < 5
+
+
+def test_an_engine_that_never_answers_is_given_up_on() -> None:
+    """A socket that accepts and stays silent (a hung engine) must not hang `make up`:
+    the probe's own timeout ends it (pytest's timeout would fail the test otherwise)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        assert docker_available(f"tcp://127.0.0.1:{port}", timeout=0.5) is False

@@ -1,5 +1,8 @@
-"""The live stream wakes on the event's NOTIFY, not on a poll: an appended event reaches a
-follower within milliseconds of its commit."""
+"""The live stream wakes on the event's NOTIFY, not on a poll.
+
+With the fallback poll pushed out of reach, every event a follower receives was delivered by
+its NOTIFY; the latency is printed (bench/ measures it against the poll), never asserted.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,24 @@ import statistics
 import time
 import uuid
 
+import pytest
 from sqlalchemy import text
 
 from api.core.db import Database
 from api.generation import eventlog
+from api.routes import project_stream
 from api.routes.project_stream import follow
-from tests.integration.generation.test_model_writes import new_project
+from tests.support.generation import new_project
+from tests.support.waiting import PATIENCE_SECONDS, eventually
 
 EVENTS = 20
+NO_POLL_SECONDS = 3600.0
+
+
+@pytest.fixture
+def notify_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Followers wake only on NOTIFY: the fallback poll would come after the test is over."""
+    monkeypatch.setattr(project_stream, "FALLBACK_POLL_SECONDS", NO_POLL_SECONDS)
 
 
 async def append(database: Database, project_id: uuid.UUID, number: int) -> float:
@@ -26,7 +39,8 @@ async def append(database: Database, project_id: uuid.UUID, number: int) -> floa
     return time.perf_counter()
 
 
-async def test_an_appended_event_reaches_the_stream_within_milliseconds(gen_db: Database) -> None:
+@pytest.mark.usefixtures("notify_only")
+async def test_an_appended_event_wakes_the_stream_through_its_notify(gen_db: Database) -> None:
     project_id = await new_project(gen_db, "A helper module")
     received: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
 
@@ -35,21 +49,19 @@ async def test_an_appended_event_reaches_the_stream_within_milliseconds(gen_db: 
             received.put_nowait((event["payload"]["n"], time.perf_counter()))
 
     reader = asyncio.create_task(read())
-    await asyncio.sleep(0.5)  # the follower is listening and has read what was there
     latencies = []
     try:
+        await eventually(lambda: listening(gen_db, 1), what="the follower listens")
         for number in range(EVENTS):
             committed = await append(gen_db, project_id, number)
-            seen, arrived = await asyncio.wait_for(received.get(), 10)
+            seen, arrived = await asyncio.wait_for(received.get(), PATIENCE_SECONDS)
             assert seen == number
             latencies.append(arrived - committed)
-            await asyncio.sleep(0.137)  # not in step with any poll interval
     finally:
         reader.cancel()
     median = statistics.median(latencies)
     p95 = sorted(latencies)[int(0.95 * (len(latencies) - 1))]
     print(f"event -> stream: median {median * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
-    assert median < 0.05 and p95 < 0.15, latencies
 
 
 async def listen_connections(database: Database) -> int:
@@ -63,6 +75,10 @@ async def listen_connections(database: Database) -> int:
     return int(count or 0)
 
 
+async def listening(database: Database, expected: int) -> bool:
+    return await listen_connections(database) == expected
+
+
 async def test_followers_share_one_listening_connection_that_survives_a_loss(
     gen_db: Database,
 ) -> None:
@@ -74,12 +90,16 @@ async def test_followers_share_one_listening_connection_that_survives_a_loss(
             seen[number].append((project_id, event["payload"]["n"]))
 
     readers = [asyncio.create_task(read(n, projects[n % 2])) for n in seen]
+
+    def each_has(count: int) -> bool:
+        return all(len(events) >= count for events in seen.values())
+
     try:
-        await asyncio.sleep(0.5)
-        assert await listen_connections(gen_db) == 1  # twelve followers, one connection
+        # Twelve followers, one connection.
+        await eventually(lambda: listening(gen_db, 1), what="one LISTEN connection")
         await append(gen_db, projects[0], 0)
         await append(gen_db, projects[1], 0)
-        await asyncio.sleep(0.3)
+        await eventually(lambda: each_has(1), what="every follower got its event")
         for number, events in seen.items():
             assert events == [(projects[number % 2], 0)]  # their project's event, only
 
@@ -91,13 +111,11 @@ async def test_followers_share_one_listening_connection_that_survives_a_loss(
                     "WHERE query = 'LISTEN project_events'"
                 )
             )
-        await asyncio.sleep(0.3)
         await append(gen_db, projects[0], 1)
         await append(gen_db, projects[1], 1)
-        for _ in range(100):  # up to 10 s: the listener is revived within a few seconds
-            if all(len(events) == 2 for events in seen.values()):
-                break
-            await asyncio.sleep(0.1)
+        # Followers re-read at the loss and poll until the listener is revived: nothing is
+        # missed, whether the events came before or after the revival.
+        await eventually(lambda: each_has(2), what="every follower got the later event")
         for number, events in seen.items():
             assert events == [(projects[number % 2], 0), (projects[number % 2], 1)]
     finally:
@@ -105,8 +123,4 @@ async def test_followers_share_one_listening_connection_that_survives_a_loss(
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
     # The last follower gone, so is the connection (after the revived one, too).
-    for _ in range(50):
-        if not await listen_connections(gen_db):
-            break
-        await asyncio.sleep(0.1)
-    assert await listen_connections(gen_db) == 0
+    await eventually(lambda: listening(gen_db, 0), what="no LISTEN connection left")

@@ -2,12 +2,14 @@
 
 Starts, in order: the embedded PostgreSQL (unless DATABASE_URL points elsewhere), the
 database migrations, then JupyterHub, which itself starts the proxy and the api service.
-Ctrl-C (or SIGTERM) stops the hub, which stops what it started, and then Postgres.
+Ctrl-C (or SIGTERM) stops, in order: the users' servers (through the hub, while the api
+still records their stops), the hub with what it started, then Postgres.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import fcntl
 import logging
 import os
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+import httpx
 from pydantic import ValidationError
 
 from api.core import migrate
@@ -32,11 +35,14 @@ from api.core.postgres import EmbeddedPostgres, EmbeddedPostgresError
 from api.marketplace.seed import load_featured_bundles
 from api.patterns.seed import load_seed_library
 from hub.config import PROJECT_ROOT, proxy_command, resolve_spawner
+from hub.quota import HubClient, stop_all_servers
 
 log = logging.getLogger("datazentr")
 
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 30
+# Servers stop in parallel; a local server may take ~20 s (interrupt, terminate, kill).
+SERVERS_STOP_TIMEOUT_SECONDS = 90
 
 
 class LaunchError(Exception):
@@ -191,6 +197,37 @@ def _remove_platform_containers(settings: Settings) -> None:
         log.warning("could not remove paused user containers: %s", exc)
 
 
+def _stop_servers(settings: Settings) -> None:
+    """Stop every user's server through the hub's REST API, before the hub itself.
+
+    JupyterHub's own shutdown stops its managed services (the api among them) before it
+    stops the servers, so the servers' stops would not reach the usage ledger and their
+    sessions would be closed only later, where they were last seen. Stopped here first,
+    each stop is recorded at its time. Whatever is left the hub stops as before.
+    """
+
+    async def stop_all() -> int:
+        hub = HubClient(
+            f"http://127.0.0.1:{settings.hub_api_port}/hub/api", settings.quota_service_token()
+        )
+        try:
+            async with asyncio.timeout(SERVERS_STOP_TIMEOUT_SECONDS):
+                return await stop_all_servers(hub)
+        finally:
+            await hub.close()
+
+    log.info("stopping users' servers")
+    try:
+        stopped = asyncio.run(stop_all())
+    except (httpx.HTTPError, TimeoutError) as exc:
+        log.warning(
+            "could not stop every user's server before the hub (%s); the hub stops the rest",
+            str(exc) or f"not within {SERVERS_STOP_TIMEOUT_SECONDS}s",
+        )
+    else:
+        log.info("stopped %d user server(s)", stopped)
+
+
 def _stop_process(process: subprocess.Popen[bytes], name: str) -> None:
     if process.poll() is not None:
         return
@@ -213,15 +250,12 @@ def up(settings: Settings) -> int:
         settings.api_secret_key()  # generated into the data dir on first run
         postgres = EmbeddedPostgres(settings) if settings.uses_embedded_postgres else None
         hub: subprocess.Popen[bytes] | None = None
-        stopping = False
+        hub_ready = False
 
         def _on_signal(signum: int, frame: FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
-            if hub is not None and hub.poll() is None:
-                hub.terminate()
-            else:
-                raise KeyboardInterrupt
+            # Leaves whatever runs (starting, or waiting for the hub) for the orderly
+            # shutdown below.
+            raise KeyboardInterrupt
 
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
@@ -246,9 +280,9 @@ def up(settings: Settings) -> int:
                 start_new_session=True,
             )
             _wait_until_ready(settings, hub)
+            hub_ready = True
             print(_banner(settings, time.monotonic() - started), file=sys.stderr, flush=True)
-            code = hub.wait()
-            return 0 if stopping else code
+            return hub.wait()
         except KeyboardInterrupt:
             return 0
         finally:
@@ -256,6 +290,8 @@ def up(settings: Settings) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             if hub is not None:
+                if hub_ready and hub.poll() is None:
+                    _stop_servers(settings)
                 _stop_process(hub, "JupyterHub")
             if settings.spawner == "docker":
                 _remove_platform_containers(settings)
@@ -290,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="datazentr: %(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request at shutdown
     try:
         settings = Settings()
         if args.command == "migrate":

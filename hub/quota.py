@@ -26,8 +26,13 @@ from hub.platform_api import PlatformApi, PlatformApiError
 log = logging.getLogger("datazentr.quota")
 
 
+# Asks the hub for its user list in pages (otherwise it cuts the list at one page).
+PAGINATED = {"Accept": "application/jupyterhub-pagination+json"}
+
+
 class HubClient:
-    """The few hub REST calls the enforcer needs, with the service's own token."""
+    """The few hub REST calls the platform's own processes need (the enforcer's rounds,
+    the launcher's shutdown), with the quota service's token."""
 
     def __init__(self, api_url: str, token: str) -> None:
         self._client = httpx.AsyncClient(
@@ -36,17 +41,30 @@ class HubClient:
             headers={"Authorization": f"token {token}"},
         )
 
-    async def running_servers(self) -> list[dict[str, str]]:
-        response = await self._client.get("users", params={"state": "active"})
-        response.raise_for_status()
+    async def active_servers(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(user, server name, server model) of every server starting, running or stopping."""
         servers = []
-        for user in response.json():
-            for name, server in (user.get("servers") or {}).items():
-                if server.get("started"):
-                    servers.append(
-                        {"user": user["name"], "server_name": name, "started_at": server["started"]}
-                    )
-        return servers
+        offset = 0
+        while True:
+            response = await self._client.get(
+                "users", params={"state": "active", "offset": offset}, headers=PAGINATED
+            )
+            response.raise_for_status()
+            page = response.json()
+            for user in page["items"]:
+                for name, server in (user.get("servers") or {}).items():
+                    servers.append((user["name"], name, server))
+            following = page["_pagination"].get("next")
+            if not following:
+                return servers
+            offset = following["offset"]
+
+    async def running_servers(self) -> list[dict[str, str]]:
+        return [
+            {"user": user, "server_name": name, "started_at": server["started"]}
+            for user, name, server in await self.active_servers()
+            if server.get("started")
+        ]
 
     async def stop_server(self, user: str, server_name: str) -> None:
         path = (
@@ -60,6 +78,25 @@ class HubClient:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+async def stop_all_servers(hub: HubClient) -> int:
+    """Stop every server and wait until the hub lists none; how many there were.
+
+    Each server stops through its spawner as on any other stop, so its stop reaches the
+    usage ledger while the api still runs. Bound it with ``asyncio.timeout``."""
+    stopped: set[tuple[str, str]] = set()
+    while servers := await hub.active_servers():
+        stopped.update((user, name) for user, name, _ in servers)
+        await asyncio.gather(
+            *(
+                hub.stop_server(user, name)
+                for user, name, server in servers
+                if server.get("pending") != "stop"
+            )
+        )
+        await asyncio.sleep(0.5)
+    return len(stopped)
 
 
 async def check_once(hub: HubClient, api: PlatformApi) -> list[dict[str, Any]]:

@@ -41,9 +41,11 @@ from tornado.websocket import websocket_connect
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.e2e.conftest import HubUser, start_platform, stop_platform  # noqa: E402
-from tests.fake_openai import KEY, fake_openai_app, serve_app  # noqa: E402
-from tests.helpers import free_port  # noqa: E402
+from tests.support.asgi import serve_app  # noqa: E402
+from tests.support.fake_openai import KEY, fake_openai_app  # noqa: E402
+from tests.support.hub import HubUser  # noqa: E402
+from tests.support.network import free_port  # noqa: E402
+from tests.support.platform import start_platform, stop_platform  # noqa: E402
 
 SERVER_TOKEN = secrets.token_hex(16)
 MODEL = "bench-coder"

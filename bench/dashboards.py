@@ -34,9 +34,10 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from api.core.config import Settings  # noqa: E402
 from api.dashboard_credentials import mint  # noqa: E402
-from tests.e2e.conftest import HubUser, start_platform, stop_platform  # noqa: E402
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, sign_in  # noqa: E402
-from tests.helpers import free_port  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, sign_in  # noqa: E402
+from tests.support.hub import HubUser  # noqa: E402
+from tests.support.network import free_port  # noqa: E402
+from tests.support.platform import start_platform, stop_platform  # noqa: E402
 
 # notebook -> what shows the dashboard's data has arrived on screen
 NOTEBOOKS = {

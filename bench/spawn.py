@@ -28,8 +28,9 @@ import httpx
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.e2e.conftest import HubUser, start_platform, stop_platform  # noqa: E402
-from tests.e2e.docker_engine import DockerEngine  # noqa: E402
+from tests.support.docker_engine import DockerEngine  # noqa: E402
+from tests.support.hub import HubUser  # noqa: E402
+from tests.support.platform import start_platform, stop_platform  # noqa: E402
 
 STOCK_CONFIG = '''
 import hashlib

@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubUser, Platform
+from tests.support.hub import HubUser
+from tests.support.platform import Platform
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e.conftest import HubUser, Platform, start_platform, stop_platform
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, sign_in
-from tests.fake_openai import KEY, fake_openai_app, serve_app
-from tests.helpers import artifact_path
+from tests.support.artifacts import artifact_path
+from tests.support.asgi import serve_app
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.hub import HubUser
+from tests.support.platform import Platform, start_platform, stop_platform
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import HubUser, Platform, start_platform, stop_platform
-from tests.e2e.test_plans_and_quota import Hub
-from tests.helpers import artifact_path
+from tests.support.artifacts import artifact_path
+from tests.support.hub import Hub, HubUser
+from tests.support.platform import Platform, start_platform, stop_platform
 
 pytestmark = pytest.mark.slow
 

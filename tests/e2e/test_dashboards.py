@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 import websockets.exceptions
 import websockets.sync.client
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from hub.dashboards import FONT_AWESOME_HUB
-from tests.e2e.conftest import HubUser, Platform
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, sign_in
-from tests.helpers import artifact_path
+from tests.support.artifacts import artifact_path
+from tests.support.browser import sign_in
+from tests.support.hub import HubUser
+from tests.support.platform import Platform
 
 pytestmark = pytest.mark.slow
 
@@ -106,14 +106,6 @@ def test_a_dashboard_kernel_answers_only_its_visitor(platform: Platform) -> None
             client.close()
         for user in (owner, other):
             user.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def expect_no_error_output(page: Page) -> None:

@@ -11,8 +11,7 @@ import zipfile
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubUser
-from tests.e2e.test_plans_and_quota import Hub
+from tests.support.hub import Hub, HubUser
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubUser
+from tests.support.hub import HubUser
 
 pytestmark = pytest.mark.slow
 

@@ -8,72 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubUser
+from tests.support.hub import TINY_PLAN, Hub, HubUser
 
 pytestmark = pytest.mark.slow
-
-TINY_PLAN = {
-    "name": "Tiny",
-    "rank": 0,
-    "cpu_limit": 0.5,
-    "memory_limit_mb": 512,
-    "daily_minutes": 0,
-    "idle_timeout_minutes": 5,
-    "named_servers": 1,
-    "storage_gb": 1,
-}
-
-
-class Hub:
-    """The hub's REST API with one user's token."""
-
-    def __init__(self, user: HubUser) -> None:
-        self.user = user
-        self.client = httpx.Client(
-            base_url=f"{user.platform.url}/hub/api",
-            timeout=60,
-            headers={"Authorization": f"token {user.new_token()}"},
-        )
-        self.api = httpx.Client(
-            base_url=f"{user.platform.url}/services/api", timeout=30, headers=self.client.headers
-        )
-
-    def start(self, server: str = "") -> httpx.Response:
-        path = (
-            f"/users/{self.user.name}/servers/{server}"
-            if server
-            else (f"/users/{self.user.name}/server")
-        )
-        return self.client.post(path)
-
-    def servers(self) -> dict[str, dict[str, object]]:
-        model = self.client.get(f"/users/{self.user.name}").json()
-        servers: dict[str, dict[str, object]] = model["servers"]
-        return servers
-
-    def wait_ready(self, server: str = "", timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.servers().get(server, {}).get("ready"):
-            assert time.monotonic() < deadline, f"server {server!r} never became ready"
-            time.sleep(0.5)
-
-    def stop(self, server: str = "") -> None:
-        path = (
-            f"/users/{self.user.name}/servers/{server}"
-            if server
-            else (f"/users/{self.user.name}/server")
-        )
-        self.client.delete(path)
-        deadline = time.monotonic() + 60
-        while server in self.servers():
-            assert time.monotonic() < deadline, "server did not stop"
-            time.sleep(0.5)
-
-    def usage(self) -> dict[str, object]:
-        response = self.api.get("/me/usage")
-        assert response.status_code == 200, response.text
-        usage: dict[str, object] = response.json()
-        return usage
 
 
 @pytest.fixture

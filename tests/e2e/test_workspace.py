@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubUser
-from tests.e2e.test_plans_and_quota import Hub
+from tests.support.hub import Hub
+from tests.support.kernels import run_in_kernel
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def hub(new_user: HubUser) -> Iterator[Hub]:
-    hub = Hub(new_user)
-    yield hub
-    for server in list(hub.servers()):
-        hub.stop(server)
 
 
 def test_files_survive_a_restart_and_export_as_an_archive(hub: Hub) -> None:
@@ -51,8 +42,6 @@ def test_files_survive_a_restart_and_export_as_an_archive(hub: Hub) -> None:
 
 
 def test_code_runs_in_the_python_kernel_over_the_websocket(hub: Hub) -> None:
-    from tests.e2e.kernels import run_in_kernel
-
     assert hub.start().status_code in (201, 202)
     hub.wait_ready()
     token = hub.client.headers["Authorization"].split()[1]

@@ -28,10 +28,12 @@ from api.core.config import Settings
 from api.main import create_app
 from api.patterns.embedder import Embedder
 from hub.spawners import labextension_data_path
-from tests.fake_openai import KEY, fake_openai_app, serve_app
-from tests.helpers import free_port
-from tests.integration.assistant.conftest import PREFIX, AnyUserIdentity
-from tests.integration.conftest import seeded_database
+from tests.support.api import PREFIX
+from tests.support.asgi import serve_app
+from tests.support.database import seeded_database
+from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.identity import AnyUserIdentity
+from tests.support.network import free_port
 
 Fetch = Any
 MODEL = "coder-slowly"  # the fake model sends its parts 0.2 s apart

@@ -14,8 +14,9 @@ from api.generation.queue import QUEUE
 from api.patterns.embedder import Embedder
 from api.signing import BadSignature
 from api.worker import build_worker_app
-from tests.integration.conftest import seeded_database
-from tests.integration.patterns.conftest import as_user, tenant_api
+from tests.support.api import tenant_api
+from tests.support.database import seeded_database
+from tests.support.identity import as_user
 
 PATTERN = {
     "kind": "snippet",

@@ -9,7 +9,7 @@ import pytest
 
 from api.core.config import Settings
 from api.core.postgres import EmbeddedPostgres
-from tests.helpers import reachable_by_other_users
+from tests.support.filesystem import reachable_by_other_users
 
 
 def test_start_reuses_a_running_server_and_stop_stops_it(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ import pytest
 from api.core.config import Settings
 from api.marketplace.seed import FEATURED, load_featured_bundles
 from api.patterns.embedder import Embedder
-from tests.integration.conftest import seeded_database
-from tests.integration.patterns.conftest import as_user, tenant_api
+from tests.support.api import tenant_api
+from tests.support.database import seeded_database
+from tests.support.identity import as_user
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,10 @@ from tornado.httpclient import HTTPClientError, HTTPResponse
 from api.core.config import Settings
 from api.main import create_app
 from api.patterns.embedder import Embedder
-from tests.fake_openai import serve_app
-from tests.helpers import free_port
-from tests.integration.assistant.conftest import AnyUserIdentity
-from tests.integration.conftest import seeded_database
+from tests.support.asgi import serve_app
+from tests.support.database import seeded_database
+from tests.support.identity import AnyUserIdentity
+from tests.support.network import free_port
 
 USER = "pat"
 REPOSITORY = Path(__file__).resolve().parents[2]

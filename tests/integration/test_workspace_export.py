@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import free_port
+from tests.support.network import free_port
 
 TOKEN = "export-test-token-0123456789abcdef"
 

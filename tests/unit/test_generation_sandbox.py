@@ -11,7 +11,7 @@ import pytest
 from api.generation import sandbox
 from api.generation.gates import run_gates, scan_secrets
 from api.generation.sandbox import Limits
-from tests.helpers import loopback_listener
+from tests.support.network import loopback_listener
 
 pytestmark = pytest.mark.skipif(
     not sandbox.shutil.which("bwrap"), reason="bubblewrap missing: make system-deps installs it"

@@ -20,7 +20,8 @@ from api.generation.llm import (
     TokenBudget,
     TokenBudgetExceeded,
 )
-from tests.fake_openai import KEY, fake_openai_app, serve_app
+from tests.support.asgi import serve_app
+from tests.support.fake_openai import KEY, fake_openai_app
 
 FIXED_CALC = "def add(a, b):\n    return a + b\n"
 

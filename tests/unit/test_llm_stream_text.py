@@ -16,8 +16,9 @@ from api.generation.llm import (
     StreamUsage,
     stream_text,
 )
-from tests.fake_openai import KEY, chunk, fake_openai_app, serve_app
-from tests.helpers import free_port
+from tests.support.asgi import serve_app
+from tests.support.fake_openai import KEY, chunk, fake_openai_app
+from tests.support.network import free_port
 
 MESSAGES = [{"role": "user", "content": "say hello"}]
 

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import pytest
 
 from hub.docker_images import ImageBuildError, ensure_singleuser_image
-from tests.e2e.docker_engine import (
+from tests.support.artifacts import artifact_path
+from tests.support.docker_engine import (
     DockerEngine,
     DockerEngineError,
     start_docker_engine,
     stop_docker_engine,
 )
-from tests.helpers import artifact_path
 
 IMAGE_BUILD_TIMEOUT = 1800
 
@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[DockerEngine]:
-    """dockerd on a private socket (see tests/e2e/docker_engine.py), stopped by PID at the end."""
+    """dockerd on a private socket (tests/support/docker_engine.py), stopped by PID at the end."""
     try:
         engine = start_docker_engine()
     except DockerEngineError as error:

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubUser, Platform, start_platform, stop_platform
-from tests.e2e.kernels import run_in_kernel
-from tests.e2e.test_plans_and_quota import Hub
-from tests.helpers import artifact_path
+from tests.support.artifacts import artifact_path
+from tests.support.hub import TINY_PLAN, Hub, HubUser
+from tests.support.kernels import execute, run_in_kernel, start_kernel
+from tests.support.platform import Platform, start_platform, stop_platform
 
 pytestmark = pytest.mark.slow
 
@@ -213,7 +213,7 @@ def test_only_the_allowed_image_runs(person: Hub) -> None:
 def test_jupyterlab_loads_in_chromium(person: Hub, docker_platform: Platform) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, sign_in
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, sign_in
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -241,8 +241,6 @@ def test_volume_names_follow_user_and_server(person: Hub, docker_engine: Any) ->
 def test_the_budget_stops_a_running_container(
     person: Hub, docker_engine: Any, admin_api: httpx.Client
 ) -> None:
-    from tests.e2e.test_plans_and_quota import TINY_PLAN
-
     assert admin_api.put("/admin/plans/tiny", json=TINY_PLAN).status_code == 200
     assert person.start().status_code in (201, 202)
     person.wait_ready()
@@ -266,8 +264,6 @@ def test_the_budget_stops_a_running_container(
 
 
 def test_a_returning_user_resumes_the_paused_server(person: Hub, docker_engine: Any) -> None:
-    from tests.e2e.kernels import execute, start_kernel
-
     assert person.start().status_code in (201, 202)
     person.wait_ready()
     url, token = _server_url(person), _token(person)

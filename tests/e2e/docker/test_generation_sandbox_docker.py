@@ -17,8 +17,8 @@ from api.generation.gates import GateResult, run_gates
 from api.generation.sandbox import Limits
 from api.generation.sandbox_docker import LABEL, DockerSandbox
 from hub.docker_images import BASE_IMAGE, build_base_image, image_exists
-from tests.e2e.docker_engine import DockerEngine
-from tests.helpers import loopback_listener
+from tests.support.docker_engine import DockerEngine
+from tests.support.network import loopback_listener
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.docker_engine import DockerEngine
-from tests.helpers import artifact_path, free_port
+from tests.support.artifacts import artifact_path
+from tests.support.docker_engine import DockerEngine
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,10 @@ import pytest
 from api.assistant.chat import INTERRUPTED_NOTE
 from api.core.config import Settings
 from api.main import create_app
-from tests.fake_openai import KEY, fake_openai_app, serve_app
-from tests.integration.assistant.conftest import PREFIX, AnyUserIdentity, as_user, fresh_user
+from tests.support.api import PREFIX
+from tests.support.asgi import serve_app
+from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.identity import AnyUserIdentity, as_user, fresh_user
 
 PARTS = [f"step {n}. " for n in range(1, 21)]
 

@@ -12,15 +12,12 @@ import httpx
 import nbformat
 import pytest
 
-from tests.fake_openai import KEY, fake_openai_app, serve_app
-from tests.helpers import free_port
-from tests.integration.assistant.conftest import (
-    ApiFactory,
-    answer_text,
-    as_user,
-    fresh_user,
-    ndjson,
-)
+from tests.support.api import ApiFactory
+from tests.support.asgi import serve_app
+from tests.support.assistant import answer_text, ndjson
+from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.identity import as_user, fresh_user
+from tests.support.network import free_port
 
 NOTEBOOK_JSON = json.dumps(
     {

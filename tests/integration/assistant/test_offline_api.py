@@ -15,13 +15,8 @@ from api.auth import HubUser
 from api.core.db import Database
 from api.patterns.embedder import Embedder
 from api.schemas.assistant import ChatIn
-from tests.integration.assistant.conftest import (
-    ROOT,
-    answer_text,
-    as_user,
-    fresh_user,
-    ndjson,
-)
+from tests.support.assistant import answer_text, ndjson
+from tests.support.identity import as_user, fresh_user
 
 NAME_ERROR_TRACEBACK = [
     "\x1b[0;31m--------------------------------------------------------------------\x1b[0m",
@@ -200,11 +195,13 @@ async def test_the_plans_daily_limit_is_enforced(offline_api: httpx.AsyncClient)
         "storage_gb": 1,
         "assistant_requests_per_day": 2,
     }
-    created = await offline_api.put("/admin/plans/tiny-assistant", json=plan, headers=ROOT)
+    created = await offline_api.put(
+        "/admin/plans/tiny-assistant", json=plan, headers=as_user("root")
+    )
     assert created.status_code in (200, 201), created.text
     user = fresh_user("tiny")
     moved = await offline_api.put(
-        f"/admin/users/{user}/plan", json={"plan_code": "tiny-assistant"}, headers=ROOT
+        f"/admin/users/{user}/plan", json={"plan_code": "tiny-assistant"}, headers=as_user("root")
     )
     assert moved.status_code == 200, moved.text
 
@@ -299,10 +296,12 @@ async def test_requests_at_once_never_take_more_than_the_limit(
         "storage_gb": 1,
         "assistant_requests_per_day": 3,
     }
-    assert (await offline_api.put("/admin/plans/three", json=plan, headers=ROOT)).is_success
+    assert (
+        await offline_api.put("/admin/plans/three", json=plan, headers=as_user("root"))
+    ).is_success
     user = fresh_user("burst")
     moved = await offline_api.put(
-        f"/admin/users/{user}/plan", json={"plan_code": "three"}, headers=ROOT
+        f"/admin/users/{user}/plan", json={"plan_code": "three"}, headers=as_user("root")
     )
     assert moved.status_code == 200
     answers = await asyncio.gather(*(chat(offline_api, user, f"question {n}") for n in range(8)))

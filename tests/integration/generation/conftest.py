@@ -6,7 +6,7 @@ the tests go through the same queue, task and pipeline as the worker service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,14 +14,12 @@ import pytest
 from api.core.config import Settings
 from api.core.db import Database
 from api.generation.queue import QUEUE
-from api.main import create_app
 from api.patterns.embedder import Embedder
 from api.worker import build_worker_app
-from tests.integration.conftest import seeded_database
-from tests.integration.patterns.conftest import USERS, TokenIdentity
-
-PREFIX = "/services/api"
-Drain = Callable[[], Awaitable[None]]
+from tests.support.api import in_process_api
+from tests.support.database import seeded_database
+from tests.support.generation import Drain
+from tests.support.identity import as_user
 
 
 @pytest.fixture(scope="session")
@@ -46,19 +44,14 @@ async def gen_db(gen_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def client(gen_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gen_settings, identity=TokenIdentity(USERS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url=f"http://hub{PREFIX}", timeout=120
-        ) as http:
-            # The free plan allows 5 generations a day: these users generate more.
-            for name in ("alice", "dave"):
-                moved = await http.put(
-                    f"/admin/users/{name}/plan", json={"plan_code": "pro"}, headers=as_user("root")
-                )
-                assert moved.status_code == 200, moved.text
-            yield http
+    async with in_process_api(gen_settings, http_timeout=120) as http:
+        # The free plan allows 5 generations a day: these users generate more.
+        for name in ("alice", "dave"):
+            moved = await http.put(
+                f"/admin/users/{name}/plan", json={"plan_code": "pro"}, headers=as_user("root")
+            )
+            assert moved.status_code == 200, moved.text
+        yield http
 
 
 @pytest.fixture
@@ -71,7 +64,3 @@ async def drain(gen_settings: Settings, gen_db: Database) -> Drain:
             await app.run_worker_async(queues=[QUEUE], wait=False, install_signal_handlers=False)
 
     return run
-
-
-def as_user(name: str) -> dict[str, str]:
-    return {"Authorization": f"token {name}"}

@@ -18,8 +18,9 @@ from api.generation.llm import LLMProvider
 from api.generation.pipeline import run_project
 from api.models import Project
 from api.patterns.embedder import Embedder
-from tests.fake_openai import KEY, fake_openai_app, serve_app
-from tests.integration.generation.test_model_writes import events_of, new_project
+from tests.support.asgi import serve_app
+from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.generation import events_of, new_project
 
 
 class SlowTests:

@@ -15,9 +15,10 @@ from api.generation.llm import LLMProvider
 from api.generation.pipeline import run_project
 from api.models import Project
 from api.patterns.embedder import Embedder
-from tests.fake_openai import KEY, fake_openai_app, serve_app
-from tests.integration.generation.conftest import Drain, as_user
-from tests.integration.generation.test_model_writes import events_of, scripted
+from tests.support.asgi import serve_app
+from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.generation import Drain, events_of, scripted
+from tests.support.identity import as_user
 
 CODE = {
     "wordcount.js": (

@@ -1,6 +1,6 @@
 """With a model configured, the model plans and writes the project; the real gates check it.
 
-The model is a local OpenAI-compatible server (``tests/fake_openai.py``) whose replies are
+The model is a local OpenAI-compatible server (``tests/support/fake_openai.py``) whose replies are
 scripted per step. Unusable replies (unsafe paths, not JSON) fall back to the offline
 engine for that step, with a ``model.reply_unusable`` event; the token budget stops
 further requests.
@@ -8,24 +8,24 @@ further requests.
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from api.core.config import Settings
 from api.core.db import Database
-from api.generation import eventlog
 from api.generation.llm import LLMProvider
 from api.generation.pipeline import run_project
 from api.models import Project, ProjectEvent
 from api.patterns.embedder import Embedder
-from tests.fake_openai import KEY, Script, fake_openai_app, serve_app
-from tests.integration.generation.conftest import PREFIX, as_user
+from api.worker import build_worker_app
+from tests.support.api import in_process_api
+from tests.support.asgi import serve_app
+from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.generation import events_of, new_project, scripted
+from tests.support.identity import as_user
 
 DESCRIPTION = "A command line tool that converts temperatures between Celsius and Fahrenheit"
 
@@ -74,23 +74,6 @@ GOOD = {
 }
 
 
-def step_of(body: dict[str, Any]) -> str:
-    match = re.match(r"\[step: (\w+)\]", body["messages"][0]["content"])
-    assert match is not None
-    return match.group(1)
-
-
-def scripted(replies: dict[str, Any]) -> Script:
-    """Replies per step, streamed in small parts; a string is sent as it is."""
-
-    def reply(body: dict[str, Any]) -> list[str]:
-        answer = replies[step_of(body)]
-        text = answer if isinstance(answer, str) else "```json\n" + json.dumps(answer) + "\n```"
-        return [text[i : i + 40] for i in range(0, len(text), 40)]
-
-    return reply
-
-
 SLOPPY = {
     **GOOD,
     "code_generator": {"files": {"../outside.py": "print('escaped')\n"}},
@@ -107,22 +90,6 @@ def model_server() -> Iterator[tuple[str, Any]]:
         yield f"{url}/v1", calls
 
 
-async def new_project(database: Database, description: str = DESCRIPTION) -> uuid.UUID:
-    async with database.sessionmaker() as session:
-        project = Project(id=uuid.uuid4(), owner="dave", description=description)
-        project.options = {"language": "python", "stack": [], "constraints": []}
-        session.add(project)
-        await session.flush()
-        await eventlog.append(session, project.id, "project.created", {})
-        await session.commit()
-        return project.id
-
-
-async def events_of(database: Database, project_id: uuid.UUID) -> list[ProjectEvent]:
-    async with database.sessionmaker() as session:
-        return await eventlog.all_events(session, project_id)
-
-
 def steps(events: list[ProjectEvent]) -> dict[str, dict[str, Any]]:
     return {e.payload["step"]: e.payload for e in events if e.type == "step.completed"}
 
@@ -131,10 +98,6 @@ def steps(events: list[ProjectEvent]) -> dict[str, dict[str, Any]]:
 async def test_the_model_writes_the_project_through_the_api_and_the_gates_check_it(
     pg_settings: Settings, gen_url: str, gen_db: Database, model_server: tuple[str, Any]
 ) -> None:
-    from api.main import create_app
-    from api.worker import build_worker_app
-    from tests.integration.patterns.conftest import USERS, TokenIdentity
-
     url, calls = model_server
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
@@ -145,27 +108,20 @@ async def test_the_model_writes_the_project_through_the_api_and_the_gates_check_
         llm_api_key=KEY,
     )
     before = calls["writer"]
-    app = create_app(settings, identity=TokenIdentity(USERS))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://hub{PREFIX}") as http:
-            await http.put(
-                "/admin/users/dave/plan", json={"plan_code": "pro"}, headers=as_user("root")
+    async with in_process_api(settings) as http:
+        await http.put("/admin/users/dave/plan", json={"plan_code": "pro"}, headers=as_user("root"))
+        created = await http.post(
+            "/projects", json={"description": DESCRIPTION}, headers=as_user("dave")
+        )
+        assert created.status_code == 202, created.text
+        project_id = created.json()["id"]
+        worker = build_worker_app(settings, gen_db)
+        async with worker.open_async():
+            await worker.run_worker_async(
+                queues=["generation"], wait=False, install_signal_handlers=False
             )
-            created = await http.post(
-                "/projects", json={"description": DESCRIPTION}, headers=as_user("dave")
-            )
-            assert created.status_code == 202, created.text
-            project_id = created.json()["id"]
-            worker = build_worker_app(settings, gen_db)
-            async with worker.open_async():
-                await worker.run_worker_async(
-                    queues=["generation"], wait=False, install_signal_handlers=False
-                )
-            body = (await http.get(f"/projects/{project_id}", headers=as_user("dave"))).json()
-            state = (
-                await http.get(f"/projects/{project_id}/state", headers=as_user("dave"))
-            ).json()
+        body = (await http.get(f"/projects/{project_id}", headers=as_user("dave"))).json()
+        state = (await http.get(f"/projects/{project_id}/state", headers=as_user("dave"))).json()
     assert body["status"] == "succeeded", state["gates"]
     assert calls["writer"] - before == 4  # architect, code, tests, docs; no repair needed
     summary = body["summary"]
@@ -218,7 +174,7 @@ async def test_the_token_budget_stops_model_requests(
 ) -> None:
     url, calls = model_server
     before = calls["writer"]
-    project_id = await new_project(gen_db)
+    project_id = await new_project(gen_db, DESCRIPTION)
     llm = LLMProvider(url, "writer", api_key=KEY)
     status = await run_project(gen_db, embedder, project_id, llm=llm, token_budget=30)
     assert calls["writer"] - before == 2  # architect and code; then the budget is used up

@@ -8,7 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.integration.generation.conftest import Drain, as_user
+from tests.support.generation import Drain
+from tests.support.identity import as_user
 
 DESCRIPTIONS = [
     "A command line tool with subcommands to manage a todo list",

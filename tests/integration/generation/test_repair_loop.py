@@ -4,7 +4,6 @@ pipeline; its tokens are recorded in the event log and counted against the job's
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import httpx
@@ -17,7 +16,9 @@ from api.generation.llm import LLMProvider
 from api.generation.pipeline import run_project
 from api.models import Project
 from api.patterns.embedder import Embedder
+from tests.support.generation import new_project
 
+CALCULATOR = "A calculator library"
 FIXED = "def add(a, b):\n    return a + b\n"
 
 
@@ -68,17 +69,6 @@ def fake_model(fixed: str = FIXED) -> httpx.MockTransport:
     return httpx.MockTransport(reply)
 
 
-async def new_project(database: Database) -> uuid.UUID:
-    async with database.sessionmaker() as session:
-        project = Project(id=uuid.uuid4(), owner="dave", description="A calculator library")
-        project.options = {"language": "python", "stack": [], "constraints": []}
-        session.add(project)
-        await session.flush()
-        await eventlog.append(session, project.id, "project.created", {})
-        await session.commit()
-        return project.id
-
-
 def agents() -> list[Any]:
     replaced = {"code_generator": BrokenCode(), "test_writer": NoMoreTests()}
     return [replaced.get(a.name, a) for a in default_agents()]
@@ -87,7 +77,7 @@ def agents() -> list[Any]:
 async def test_failing_gates_are_repaired_when_a_model_is_configured(
     gen_db: Database, embedder: Embedder
 ) -> None:
-    project_id = await new_project(gen_db)
+    project_id = await new_project(gen_db, CALCULATOR)
     llm = LLMProvider("http://model.test/v1", "fake", transport=fake_model())
     status = await run_project(gen_db, embedder, project_id, agents(), llm=llm)
     assert status == "succeeded"
@@ -106,7 +96,7 @@ async def test_failing_gates_are_repaired_when_a_model_is_configured(
 async def test_without_a_model_the_project_fails_with_the_gate_report(
     gen_db: Database, embedder: Embedder
 ) -> None:
-    project_id = await new_project(gen_db)
+    project_id = await new_project(gen_db, CALCULATOR)
     assert await run_project(gen_db, embedder, project_id, agents()) == "failed"
     async with gen_db.sessionmaker() as session:
         events = await eventlog.all_events(session, project_id)
@@ -119,7 +109,7 @@ async def test_without_a_model_the_project_fails_with_the_gate_report(
 
 
 async def test_the_token_budget_stops_the_repair_loop(gen_db: Database, embedder: Embedder) -> None:
-    project_id = await new_project(gen_db)
+    project_id = await new_project(gen_db, CALCULATOR)
     useless = fake_model(fixed="def add(a, b):\n    return a * b\n")  # still wrong
     llm = LLMProvider("http://model.test/v1", "fake", transport=useless)
     status = await run_project(gen_db, embedder, project_id, agents(), llm=llm, token_budget=100)

@@ -14,7 +14,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.core.config import Settings
 from api.main import create_app
-from tests.integration.generation.conftest import PREFIX, USERS, Drain, TokenIdentity, as_user
+from tests.support.api import PREFIX
+from tests.support.generation import Drain
+from tests.support.identity import AnyUserIdentity, as_user
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ async def test_websocket_sends_every_event_and_resumes_after_a_sequence_number(
     client: httpx.AsyncClient, finished: str, gen_settings: Settings
 ) -> None:
     everything = await all_events(client, finished)
-    app = create_app(gen_settings, identity=TokenIdentity(USERS))
+    app = create_app(gen_settings, identity=AnyUserIdentity())
     url = f"{PREFIX}/ws/orchestration/{finished}"
     with TestClient(app) as http:
         with http.websocket_connect(url, headers=as_user("alice")) as ws:

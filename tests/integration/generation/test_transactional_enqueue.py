@@ -16,7 +16,7 @@ from api.generation import service
 from api.generation.queue import QUEUE, TASK
 from api.models import Project
 from api.schemas.projects import ProjectCreate
-from tests.integration.generation.conftest import Drain
+from tests.support.generation import Drain
 
 USER = HubUser(name="tx-carol", admin=False)
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from api.core.config import Settings
-from tests.integration.generation.conftest import as_user
+from tests.support.identity import as_user
 
 ROOT = Path(__file__).resolve().parents[3]
 

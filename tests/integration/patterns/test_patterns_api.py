@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.core.db import Database
 from api.models import Event
-from tests.integration.patterns.conftest import as_user
+from tests.support.identity import as_user
 
 
 def new_pattern(title: str | None = None, **overrides: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from tests.integration.patterns.conftest import as_user
+from tests.support.identity import as_user
 
 # (query, seed keys any of which counts as a hit)
 QUERIES: list[tuple[str, set[str]]] = [

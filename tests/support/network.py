@@ -1,4 +1,4 @@
-"""Small helpers shared by the test layers."""
+"""Loopback ports for the servers the tests start, and a listener that must stay untouched."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-
-ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def free_port() -> int:
@@ -16,21 +13,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def artifact_path(name: str) -> Path:
-    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS_DIR / name
-
-
-def reachable_by_other_users(path: Path) -> Path:
-    """Let other users traverse into ``path`` (tests run as root; Postgres runs as its own
-    unprivileged user and must reach its data dir under pytest's private temp dirs)."""
-    for directory in (path, *path.parents):
-        if directory in (Path("/tmp"), Path("/")):
-            break
-        directory.chmod(directory.stat().st_mode | 0o001)
-    return path
 
 
 @contextmanager
@@ -51,7 +33,7 @@ def loopback_listener() -> Iterator[int]:
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield server.getsockname()[1]
+        yield int(server.getsockname()[1])
     finally:
         server.close()
     assert not reached, "sandboxed code reached the host's network"

@@ -10,22 +10,17 @@ misbehaves on request, by model name:
   a name ending in ``-slowly`` sends them 0.2 s apart;
 - every other model answers "Hello world".
 
-Requests must carry ``Authorization: Bearer KEY``.
+Requests must carry ``Authorization: Bearer KEY``. Serve it with ``tests.support.asgi.serve_app``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -84,23 +79,3 @@ def fake_openai_app(
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     return app, calls, bodies
-
-
-@contextmanager
-def serve_app(app: FastAPI, *, lifespan: bool = False) -> Iterator[str]:
-    """Serve an ASGI app on a free loopback port in a thread; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on" if lifespan else "off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROXY := node_modules/.bin/configurable-http-proxy
 
-.PHONY: system-deps install up migrate test lint typecheck unit integration e2e bench clean image labextension
+.PHONY: system-deps install up migrate test lint format hooks typecheck unit integration e2e bench clean image labextension
 
 # Debian/Ubuntu packages, each installed only when its command is missing:
 # Python's venv, Node for the proxy, chromium for the browser tests.
@@ -47,6 +47,16 @@ migrate: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Fix what ruff can (imports, upgrades), format everything, then show what is left to fix.
+format: install
+	$(BIN)/ruff check --fix --exit-zero --quiet .
+	$(BIN)/ruff format .
+	$(BIN)/ruff check .
+
+# Run ruff, mypy and the test-suite layout check before each commit (.pre-commit-config.yaml).
+hooks: install
+	$(BIN)/pre-commit install
 
 typecheck: install
 	$(BIN)/mypy

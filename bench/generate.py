@@ -61,7 +61,7 @@ def sandbox_overhead(runs: int = 10) -> tuple[float, float]:
 
 async def generate_all(url: str, descriptions: list[str]) -> list[dict[str, object]]:
     database = Database(url)
-    embedder = get_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+    embedder = get_embedder(Settings(_env_file=None))
     embedder.embed(["warm up"])
     results = []
     try:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
         Path(tmp).chmod(0o755)  # the server may run as an unprivileged user
-        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")
         server = EmbeddedPostgres(settings)
         server.start()
         try:

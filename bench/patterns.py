@@ -264,10 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-patterns-") as tmp:
         server = None
         if args.database_url:
-            url = Settings(_env_file=None, database_url=args.database_url).sqlalchemy_url  # type: ignore[call-arg]
+            url = Settings(_env_file=None, database_url=args.database_url).sqlalchemy_url
         else:
             Path(tmp).chmod(0o755)  # the server may run as an unprivileged user
-            settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")  # type: ignore[call-arg]
+            settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")
             server = EmbeddedPostgres(settings)
             server.start()
             url = settings.sqlalchemy_url

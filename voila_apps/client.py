@@ -71,7 +71,7 @@ class ApiClient:
 
 def connect() -> ApiClient:
     """The api client for the visitor of this page (waits for them with preheated kernels)."""
-    from voila.utils import wait_for_request
+    from voila.utils import wait_for_request  # type: ignore[import-untyped]
 
     wait_for_request()
     credential = os.environ.get(CREDENTIAL_ENV)

@@ -41,6 +41,6 @@ def test_an_idle_server_is_culled(impatient_platform: Platform) -> None:
         time.sleep(1)
     culled_after = time.monotonic() - started
     assert culled_after >= 3  # not stopped at once: it had to be idle first
-    (session,) = hub.usage()["sessions"]  # type: ignore[misc]
+    (session,) = hub.usage()["sessions"]
     assert session["ended_at"] is not None
     user.close()

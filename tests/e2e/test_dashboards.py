@@ -98,7 +98,7 @@ def test_a_dashboard_kernel_answers_only_its_visitor(platform: Platform) -> None
             websockets.sync.client.connect(ws_url, additional_headers={"Cookie": cookies})
         assert refused.value.response.status_code == 404
         shutdown = f"/services/dashboards/voila/api/shutdown/{match.group(1)}"
-        xsrf = {"X-XSRFToken": next(c.value for c in theirs.cookies.jar if c.name == "_xsrf")}
+        xsrf = {"X-XSRFToken": next(c.value or "" for c in theirs.cookies.jar if c.name == "_xsrf")}
         assert theirs.post(shutdown, headers=xsrf).status_code in (403, 404)
         assert mine.get(kernel).status_code == 200  # still running
     finally:
@@ -114,8 +114,13 @@ def expect_no_error_output(page: Page) -> None:
     expect(page.locator(".dz-error")).to_have_count(0)
 
 
-def signed_in_page(browser: Browser, user: HubUser, **context: object) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}, **context).new_page()
+def signed_in_page(
+    browser: Browser, user: HubUser, extra_http_headers: dict[str, str] | None = None
+) -> Page:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, extra_http_headers=extra_http_headers
+    )
+    page = context.new_page()
     sign_in(page, user.platform.url, user.name, user.password)
     return page
 

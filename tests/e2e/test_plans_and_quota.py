@@ -37,14 +37,14 @@ def test_a_session_is_recorded_from_start_to_stop(hub: Hub) -> None:
     assert hub.start().status_code in (201, 202)
     hub.wait_ready()
     open_usage = hub.usage()
-    (session,) = open_usage["sessions"]  # type: ignore[misc]
+    (session,) = open_usage["sessions"]
     assert session["server_name"] == "" and session["ended_at"] is None
-    assert open_usage["plan"]["code"] == "free"  # type: ignore[index]
+    assert open_usage["plan"]["code"] == "free"
     hub.stop()
-    (closed,) = hub.usage()["sessions"]  # type: ignore[misc]
+    (closed,) = hub.usage()["sessions"]
     assert closed["ended_at"] is not None
     assert closed["end_reason"] == "stopped"
-    assert 0 < hub.usage()["minutes_used"] < 5  # type: ignore[operator]
+    assert 0 < hub.usage()["minutes_used"] < 5
 
 
 def test_a_spawn_beyond_the_budget_is_refused_with_an_actionable_message(
@@ -71,7 +71,7 @@ def test_a_running_server_is_stopped_when_the_budget_is_spent(
     while hub.servers():
         assert time.monotonic() < deadline, "the enforcer did not stop the server"
         time.sleep(0.5)
-    (session,) = hub.usage()["sessions"]  # type: ignore[misc]
+    (session,) = hub.usage()["sessions"]
     assert session["end_reason"] == "quota"
     assert hub.usage()["minutes_left"] == 0
 

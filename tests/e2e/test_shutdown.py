@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def ledger(data_dir: Path, user: str) -> list[ServerSession]:
     """The user's sessions, read from the stopped platform's own database."""
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir)
     postgres = EmbeddedPostgres(settings)
     postgres.start()
     engine = create_engine(settings.sqlalchemy_url)
@@ -49,7 +49,7 @@ def test_ctrl_c_records_the_stop_of_every_running_server(tmp_path: Path) -> None
         for server in ("", "lab2"):
             hub.wait_ready(server)
         open_sessions = hub.usage()["sessions"]
-        assert [s["ended_at"] for s in open_sessions] == [None, None]  # type: ignore[union-attr]
+        assert [s["ended_at"] for s in open_sessions] == [None, None]
         hub.client.close()
         hub.api.close()
         person.close()

@@ -19,7 +19,7 @@ from tests.support.filesystem import reachable_by_other_users
 @pytest.fixture(scope="session")
 def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     data_dir = reachable_by_other_users(tmp_path_factory.mktemp("pg"))
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir)
     server = EmbeddedPostgres(settings)
     server.start()
     try:
@@ -37,7 +37,7 @@ def migrated(pg_settings: Settings) -> Settings:
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The offline embedder, loaded once for the session."""
-    return get_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+    return get_embedder(Settings(_env_file=None))
 
 
 @pytest.fixture

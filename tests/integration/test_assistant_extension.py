@@ -60,7 +60,7 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"token {token}"})
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")  # type: ignore[no-redef]  # replaces pytest-jupyter's
 async def jp_asyncio_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
     """The test session's loop for the Jupyter server too (pytest-jupyter's own loop would be
     closed after each test, under pytest-asyncio's session loop)."""
@@ -76,7 +76,7 @@ def platform_apis(
     model_app, _, bodies = fake_openai_app(scripts={MODEL: model_reply})
 
     def settings(**model: Any) -> Settings:
-        return Settings(  # type: ignore[call-arg]
+        return Settings(
             _env_file=None, data_dir=pg_settings.data_dir, database_url=database_url, **model
         )
 
@@ -117,7 +117,7 @@ def model_api(
     return point_at(monkeypatch, model_url, bodies)
 
 
-@pytest.fixture
+@pytest.fixture  # type: ignore[no-redef]  # replaces the star-imported pytest-jupyter fixture
 def jp_server_config() -> dict[str, Any]:
     return {"ServerApp": {"jpserver_extensions": {"extensions.assistant": True}}}
 
@@ -188,9 +188,9 @@ async def test_another_users_conversation_is_not_found(api: Api, jp_fetch: Fetch
     listing = body(await jp_fetch("datazentr", "assistant", "conversations"))
     (own,) = [c["id"] for c in listing["conversations"]]
     assert body(await jp_fetch("datazentr", "assistant", "conversations", own))["id"] == own
-    for other in (other_conversation, "not-an-id"):
+    for conversation in (other_conversation, "not-an-id"):
         with pytest.raises(HTTPClientError) as missing:
-            await jp_fetch("datazentr", "assistant", "conversations", other)
+            await jp_fetch("datazentr", "assistant", "conversations", conversation)
         assert missing.value.code == 404
 
 

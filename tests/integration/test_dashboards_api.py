@@ -9,7 +9,8 @@ import pytest
 
 from api.core.config import Settings
 from api.core.db import Database
-from api.dashboard_credentials import HEADER, mint, verify
+from api.core.names import DASHBOARD_CREDENTIAL_HEADER as HEADER
+from api.dashboard_credentials import mint, verify
 from api.generation.queue import QUEUE
 from api.patterns.embedder import Embedder
 from api.signing import BadSignature
@@ -31,9 +32,7 @@ PATTERN = {
 @pytest.fixture(scope="module")
 def dash_settings(pg_settings: Settings, embedder: Embedder) -> Settings:
     url = seeded_database(pg_settings, "dashboards_api", embedder)
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=pg_settings.data_dir, database_url=url
-    )
+    return Settings(_env_file=None, data_dir=pg_settings.data_dir, database_url=url)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from tests.support.filesystem import reachable_by_other_users
 
 def test_start_reuses_a_running_server_and_stop_stops_it(tmp_path: Path) -> None:
     reachable_by_other_users(tmp_path)
-    server = EmbeddedPostgres(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    server = EmbeddedPostgres(Settings(_env_file=None, data_dir=tmp_path))
     assert server.start() is True
     try:
         assert server.start() is False  # idempotent: the running server is reused
@@ -29,7 +29,7 @@ def test_start_reuses_a_running_server_and_stop_stops_it(tmp_path: Path) -> None
 
 def test_a_server_whose_data_dir_vanished_is_still_stopped(tmp_path: Path) -> None:
     reachable_by_other_users(tmp_path)
-    server = EmbeddedPostgres(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    server = EmbeddedPostgres(Settings(_env_file=None, data_dir=tmp_path))
     server.start()
     pid = server.server_pid()
     assert pid is not None

@@ -20,9 +20,7 @@ def market_settings(pg_settings: Settings, embedder: Embedder) -> Settings:
     url = seeded_database(pg_settings, "marketplace", embedder)
     assert load_featured_bundles(url) == len(FEATURED)
     assert load_featured_bundles(url) == 0  # a second start adds nothing
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=pg_settings.data_dir, database_url=url
-    )
+    return Settings(_env_file=None, data_dir=pg_settings.data_dir, database_url=url)
 
 
 @pytest.fixture(scope="module")

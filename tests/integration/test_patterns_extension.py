@@ -37,13 +37,13 @@ IMAGE_KERNEL_CONFIG = REPOSITORY / "images" / "singleuser" / "ipython_kernel_con
 def api_url(pg_settings: Settings, embedder: Embedder) -> Iterator[str]:
     """The api app with its lifespan, served by uvicorn on a loopback port."""
     url = seeded_database(pg_settings, "patterns_extension", embedder)
-    settings = Settings(_env_file=None, data_dir=pg_settings.data_dir, database_url=url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=pg_settings.data_dir, database_url=url)
     app = create_app(settings, identity=AnyUserIdentity())
     with serve_app(app, lifespan=True) as base:
         yield f"{base}/services/api"
 
 
-@pytest.fixture
+@pytest.fixture  # type: ignore[no-redef]  # replaces the star-imported pytest-jupyter fixture
 def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
     """A loop of this test's own (pytest-asyncio keeps its session loop for the rest)."""
     loop = asyncio.new_event_loop()
@@ -53,7 +53,7 @@ def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
     asyncio.set_event_loop(None)
 
 
-@pytest.fixture
+@pytest.fixture  # type: ignore[no-redef]  # replaces the star-imported pytest-jupyter fixture
 def jp_server_config(api_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     # What the spawner hands every user server: the api's URL and the user's token.
     monkeypatch.setenv("DATAZENTR_API_URL", api_url)
@@ -138,7 +138,7 @@ def test_insert_into_a_notebook_and_report_that_it_worked(
     )
     assert second["cell_index"] == 0 and second["title"] == retry["title"]
 
-    notebook = nbformat.read(jp_root_dir / "analysis.ipynb", as_version=4)
+    notebook = nbformat.read(jp_root_dir / "analysis.ipynb", as_version=4)  # type: ignore[no-untyped-call]
     nbformat.validate(notebook)
     assert [c["metadata"]["datazentr"]["pattern_id"] for c in notebook.cells] == [
         retry["id"],

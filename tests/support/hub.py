@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -113,8 +114,9 @@ class Hub:
             assert time.monotonic() < deadline, "server did not stop"
             time.sleep(0.5)
 
-    def usage(self) -> dict[str, object]:
+    def usage(self) -> dict[str, Any]:
+        """The api's ``/me/usage`` answer (JSON): plan, sessions, minutes used and left."""
         response = self.api.get("/me/usage")
         assert response.status_code == 200, response.text
-        usage: dict[str, object] = response.json()
+        usage: dict[str, Any] = response.json()
         return usage

@@ -26,9 +26,9 @@ def test_every_pin_supports_the_oldest_python() -> None:
             continue
         name = Requirement(line).name
         try:
-            requires_python = metadata(name).get("Requires-Python")
+            requires_python = metadata(name).json.get("requires_python")
         except PackageNotFoundError:
             continue  # pinned for another platform; not installed here
-        if requires_python and not SpecifierSet(requires_python).contains(OLDEST_PYTHON):
+        if isinstance(requires_python, str) and OLDEST_PYTHON not in SpecifierSet(requires_python):
             unsupported.append(f"{line} (Requires-Python {requires_python})")
     assert not unsupported, f"pins that do not install on Python {OLDEST_PYTHON}: {unsupported}"

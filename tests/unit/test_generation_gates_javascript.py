@@ -3,13 +3,15 @@ secret and dynamic-code scan."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from api.generation import sandbox
 from api.generation.gates import GateResult, run_gates
 
 pytestmark = pytest.mark.skipif(
-    not (sandbox.shutil.which("bwrap") and sandbox.shutil.which("node")),
+    not (shutil.which("bwrap") and shutil.which("node")),
     reason="bubblewrap and node are needed: make system-deps installs them",
 )
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from api.generation.agents import model
-from api.generation.agents.code_generator import is_source, is_test
-from api.generation.agents.model import UnusableReply
+from api.generation.agents.code_generator import is_source
+from api.generation.agents.model import UnusableReply, is_test
 
 
 def test_a_fenced_json_reply_is_read() -> None:

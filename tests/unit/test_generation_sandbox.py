@@ -3,6 +3,7 @@ writable directory, limits)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from api.generation.sandbox import Limits
 from tests.support.network import loopback_listener
 
 pytestmark = pytest.mark.skipif(
-    not sandbox.shutil.which("bwrap"), reason="bubblewrap missing: make system-deps installs it"
+    not shutil.which("bwrap"), reason="bubblewrap missing: make system-deps installs it"
 )
 
 GOOD = {

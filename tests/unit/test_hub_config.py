@@ -2,6 +2,7 @@
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from traitlets.config import Config
@@ -11,8 +12,8 @@ from hub import config as hub_config
 from hub.spawners import LocalSessionSpawner
 
 
-def settings_for(tmp_path: Path, **values: object) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, **values)  # type: ignore[call-arg]
+def settings_for(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, **values)
 
 
 def built(settings: Settings) -> Config:

@@ -15,7 +15,7 @@ VALUES = hub_config.PROJECT_ROOT / "deploy" / "kubernetes" / "values.yaml"
 def kube_config(tmp_path: Path) -> Config:
     settings = Settings(
         _env_file=None,
-        data_dir=tmp_path,  # type: ignore[call-arg]
+        data_dir=tmp_path,
         singleuser_image="datazentr/singleuser:test",
     )
     c = Config()

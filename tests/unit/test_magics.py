@@ -32,7 +32,7 @@ class FakeApi:
         self.chat_status = 200
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
+        body: Any = json.loads(request.content) if request.content else None
         path = request.url.path.removeprefix("/services/api/")
         self.requests.append((request.method, path, body))
         assert request.headers["authorization"] == "token user-token"

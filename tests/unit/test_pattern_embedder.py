@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import httpx
 import numpy as np
@@ -10,19 +11,19 @@ import pytest
 
 from api.core.config import Settings
 from api.models.pattern import KINDS
-from api.patterns.content import LANGUAGES
+from api.patterns.content import LANGUAGES, Language
 from api.patterns.embedder import (
     EmbedderError,
     MiniLMEmbedder,
     OpenAICompatibleEmbedder,
     get_embedder,
 )
-from api.schemas.patterns import Kind, Language
+from api.schemas.patterns import Kind
 
 
 @pytest.fixture(scope="module")
 def minilm() -> MiniLMEmbedder:
-    embedder = get_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+    embedder = get_embedder(Settings(_env_file=None))
     assert isinstance(embedder, MiniLMEmbedder)
     return embedder
 
@@ -41,7 +42,7 @@ def test_offline_model_gives_unit_vectors_in_order(minilm: MiniLMEmbedder) -> No
 
 
 def test_embedder_is_built_once_per_process() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert get_embedder(settings) is get_embedder(settings)
 
 
@@ -83,11 +84,11 @@ def test_openai_compatible_wrong_dimension_or_outage_is_a_clear_error() -> None:
 
 
 def test_openai_embedder_needs_a_url() -> None:
-    settings = Settings(_env_file=None, embedder="openai")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, embedder="openai")
     with pytest.raises(EmbedderError, match="EMBEDDINGS_URL"):
         get_embedder(settings)
 
 
 def test_schema_enums_match_the_model() -> None:
-    assert set(Kind.__args__) == set(KINDS)
-    assert set(Language.__args__) == set(LANGUAGES)
+    assert set(get_args(Kind)) == set(KINDS)
+    assert set(get_args(Language)) == set(LANGUAGES)

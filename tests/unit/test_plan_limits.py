@@ -90,7 +90,10 @@ def test_every_field_the_hub_reads_is_in_the_apis_schema_with_its_type(
     hub_side: type, api_side: type[BaseModel]
 ) -> None:
     api_fields = api_side.model_fields
-    nested = {SpawnPolicy: {"limits": (PlanLimits, LimitsOut)}}.get(hub_side, {})
+    nested_fields: dict[type, dict[str, tuple[type, type]]] = {
+        SpawnPolicy: {"limits": (PlanLimits, LimitsOut)}
+    }
+    nested = nested_fields.get(hub_side, {})
     for name, hub_type in typing.get_type_hints(hub_side).items():
         assert name in api_fields, f"the api's {api_side.__name__} has no {name}"
         assert api_fields[name].is_required(), f"{api_side.__name__}.{name} may be left out"
@@ -102,7 +105,7 @@ def test_every_field_the_hub_reads_is_in_the_apis_schema_with_its_type(
 
 
 def test_the_spawners_reach_the_api_where_the_settings_say(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, api_port=9123)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path, api_port=9123)
     c = Config()
     apply_spawner(settings, c)
     api = PlanLimitsMixin.platform_api_for(c)
@@ -116,7 +119,7 @@ def test_the_spawners_reach_the_api_where_the_settings_say(tmp_path: Path) -> No
 def test_unconfigured_the_client_falls_back_to_the_platform_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, api_port=9124)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path, api_port=9124)
     monkeypatch.setattr("hub.plan_limits.get_settings", lambda: settings)
     configured = PlanLimitsMixin(config=Config())
     assert configured.platform_api_url == "http://127.0.0.1:9124/services/api/"

@@ -1,5 +1,6 @@
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -8,8 +9,8 @@ from api.core.config import ConfigError, Settings, to_sqlalchemy_url
 from api.core.secrets import load_or_create_secret
 
 
-def make(tmp_path: Path, **values: object) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, **values)  # type: ignore[call-arg]
+def make(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, **values)
 
 
 def test_defaults_use_embedded_postgres_on_a_private_socket(tmp_path: Path) -> None:
@@ -32,7 +33,7 @@ def test_database_url_env_switches_to_external_postgres(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://app:s3cret@db.internal:5432/platform")
-    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path)
     assert not settings.uses_embedded_postgres
     assert settings.sqlalchemy_url == "postgresql+psycopg://app:s3cret@db.internal:5432/platform"
     assert settings.child_environment()["DATAZENTR_DATABASE_URL"].startswith("postgres://")

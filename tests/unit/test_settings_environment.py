@@ -74,7 +74,7 @@ print(json.dumps(
 
 
 def settings_in(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, **NON_DEFAULT_VALUES)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path, **NON_DEFAULT_VALUES)
 
 
 def comparable(settings: Settings) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def test_every_field_survives_the_trip_into_a_child_process_and_back(tmp_path: P
         text=True,
         check=True,
     )
-    echoed = Settings(_env_file=None, **json.loads(child.stdout))  # type: ignore[call-arg]
+    echoed = Settings(_env_file=None, **json.loads(child.stdout))
     assert comparable(echoed) == comparable(settings)
 
 
@@ -141,7 +141,7 @@ def test_every_secret_typed_field_is_on_the_secret_list() -> None:
 
 
 def test_unset_optional_fields_are_left_out(tmp_path: Path) -> None:
-    env = Settings(_env_file=None, data_dir=tmp_path).child_environment()  # type: ignore[call-arg]
+    env = Settings(_env_file=None, data_dir=tmp_path).child_environment()
     assert "DATAZENTR_DATABASE_URL" not in env
     assert "DATAZENTR_LLM_API_KEY" not in env
     assert env["DATAZENTR_DATA_DIR"] == str(tmp_path)

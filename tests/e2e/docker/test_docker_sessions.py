@@ -256,7 +256,7 @@ def test_the_budget_stops_a_running_container(
     while docker_engine.client.containers.list(filters=running) or person.servers():
         assert time.monotonic() < deadline, "the container kept running past the budget"
         time.sleep(0.5)
-    (session,) = person.usage()["sessions"]  # type: ignore[misc]
+    (session,) = person.usage()["sessions"]
     assert session["end_reason"] == "quota"
     refused = person.start()
     assert refused.status_code == 403
@@ -282,8 +282,8 @@ def test_a_returning_user_resumes_the_paused_server(person: Hub, docker_engine: 
     assert execute(url, token, kernel, "print(x + 1)").strip() == "42"  # the kernel lived on
     print(f"returning user: server ready {returned_in:.2f}s after the request")
     sessions = person.usage()["sessions"]
-    assert len(sessions) == 2  # type: ignore[arg-type]
-    assert sessions[0]["ended_at"] is not None  # type: ignore[index]  # paused time is free
+    assert len(sessions) == 2
+    assert sessions[0]["ended_at"] is not None  # paused time is free
 
 
 def test_a_plan_change_starts_a_fresh_container(

@@ -42,20 +42,19 @@ def gate(results: list[GateResult], name: str) -> GateResult:
 
 
 def sandbox_containers(engine: DockerEngine) -> list[str]:
-    return [c.id for c in engine.client.containers.list(all=True, filters={"label": LABEL})]
+    containers = engine.client.containers.list(all=True, filters={"label": LABEL})
+    return [c.id for c in containers if c.id is not None]
 
 
 def test_auto_picks_docker_when_an_engine_answers(
     docker_engine: DockerEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", docker_engine.docker_host)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert sandbox.choose_backend(settings).name == "docker"
-    forced = Settings(_env_file=None, generation_sandbox="bubblewrap")  # type: ignore[call-arg]
+    forced = Settings(_env_file=None, generation_sandbox="bubblewrap")
     assert sandbox.choose_backend(forced).name == "bubblewrap"
-    no_image = Settings(  # type: ignore[call-arg]
-        _env_file=None, generation_sandbox_image="datazentr/not-built:none"
-    )
+    no_image = Settings(_env_file=None, generation_sandbox_image="datazentr/not-built:none")
     assert sandbox.choose_backend(no_image).name == "bubblewrap"
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     assert sandbox.choose_backend(settings).name == "bubblewrap"

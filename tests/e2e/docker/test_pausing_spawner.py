@@ -39,7 +39,7 @@ USER_PREFIX = "pausing"
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         data_dir=tmp_path_factory.mktemp("pausing-data"),
         spawner="docker",
@@ -70,7 +70,9 @@ async def mock_hub(
             yield app
     finally:
         # The hub's own shutdown pauses the servers too; the launcher removes them by label.
-        mine = {"label": f"{PLATFORM_LABEL}={settings.instance_id}"}
+        mine: dict[str, str | list[str] | bool] = {
+            "label": f"{PLATFORM_LABEL}={settings.instance_id}"
+        }
         for container in docker_engine.client.containers.list(all=True, filters=mine):
             container.remove(force=True)
         for volume in docker_engine.client.volumes.list():

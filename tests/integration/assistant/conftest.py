@@ -29,7 +29,7 @@ def api_factory(pg_settings: Settings, assistant_url: str) -> ApiFactory:
     """``async with api_factory(llm_base_url=..., llm_model=...) as client``."""
 
     def make(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        settings = Settings(  # type: ignore[call-arg]
+        settings = Settings(
             _env_file=None,
             data_dir=pg_settings.data_dir,
             database_url=assistant_url,

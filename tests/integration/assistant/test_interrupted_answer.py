@@ -35,7 +35,7 @@ def model_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def api_url(pg_settings: Settings, assistant_url: str, model_url: str) -> Iterator[str]:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=pg_settings.data_dir,
         database_url=assistant_url,

@@ -196,7 +196,7 @@ async def test_model_notebook_or_offline_when_the_reply_is_unusable(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["engine"] == engine
-    nbformat.validate(nbformat.from_dict(body["notebook"]))
+    nbformat.validate(nbformat.from_dict(body["notebook"]))  # type: ignore[no-untyped-call]
     if engine == "model":
         assert body["title"] == "Monthly sales"
         assert [c["source"] for c in body["notebook"]["cells"]] == [

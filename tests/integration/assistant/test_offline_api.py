@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import nbformat
@@ -29,7 +30,7 @@ NAME_ERROR_TRACEBACK = [
 
 async def chat(
     api: httpx.AsyncClient, user: str, message: str, **body: object
-) -> tuple[int, list[dict[str, object]]]:
+) -> tuple[int, list[dict[str, Any]]]:
     response = await api.post(
         "/assistant/chat", json={"message": message, **body}, headers=as_user(user)
     )
@@ -269,7 +270,7 @@ async def test_offline_notebook_is_valid_and_built_from_patterns(
     body = response.json()
     assert body["engine"] == "offline"
     assert body["title"] == "Clean a CSV of sales data with pandas and aggregate by month"
-    notebook = nbformat.from_dict(body["notebook"])
+    notebook = nbformat.from_dict(body["notebook"])  # type: ignore[no-untyped-call]
     nbformat.validate(notebook)
     kinds = [cell["cell_type"] for cell in notebook["cells"]]
     assert kinds[:2] == ["markdown", "markdown"] and kinds.count("code") >= 2

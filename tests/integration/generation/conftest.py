@@ -30,9 +30,7 @@ def gen_url(pg_settings: Settings, embedder: Embedder) -> str:
 
 @pytest.fixture(scope="session")
 def gen_settings(pg_settings: Settings, gen_url: str) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=pg_settings.data_dir, database_url=gen_url
-    )
+    return Settings(_env_file=None, data_dir=pg_settings.data_dir, database_url=gen_url)
 
 
 @pytest.fixture

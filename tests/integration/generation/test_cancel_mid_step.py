@@ -13,7 +13,7 @@ import psutil
 from api.core.db import Database
 from api.generation import eventlog
 from api.generation.agents import default_agents
-from api.generation.agents.base import StepContext, StepOutcome
+from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.generation.llm import LLMProvider
 from api.generation.pipeline import run_project
 from api.models import Project
@@ -27,6 +27,7 @@ class SlowTests:
     """Stands in for the code generator: a project whose test takes a minute."""
 
     name = "code_generator"
+    phase: Phase = "build"
 
     async def run(self, context: StepContext) -> StepOutcome:
         files = {

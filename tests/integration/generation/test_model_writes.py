@@ -29,7 +29,7 @@ from tests.support.identity import as_user
 
 DESCRIPTION = "A command line tool that converts temperatures between Celsius and Fahrenheit"
 
-PLAN = {
+PLAN: dict[str, Any] = {
     "components": [
         {
             "title": "conversions",
@@ -99,7 +99,7 @@ async def test_the_model_writes_the_project_through_the_api_and_the_gates_check_
     pg_settings: Settings, gen_url: str, gen_db: Database, model_server: tuple[str, Any]
 ) -> None:
     url, calls = model_server
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=pg_settings.data_dir,
         database_url=gen_url,

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,10 +38,10 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-async def events(client: httpx.AsyncClient, project_id: str) -> list[dict[str, object]]:
+async def events(client: httpx.AsyncClient, project_id: str) -> list[dict[str, Any]]:
     response = await client.get(f"/projects/{project_id}/events", headers=as_user("dave"))
     assert response.status_code == 200
-    result: list[dict[str, object]] = response.json()
+    result: list[dict[str, Any]] = response.json()
     return result
 
 
@@ -60,7 +61,7 @@ async def test_job_survives_kill_9_without_duplicate_or_missing_events(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             seen = await events(client, project_id)
-            steps = [e["payload"].get("step") for e in seen if e["type"] == "step.completed"]  # type: ignore[union-attr]
+            steps = [e["payload"].get("step") for e in seen if e["type"] == "step.completed"]
             if "code_generator" in steps:
                 break
             await asyncio.sleep(0.02)
@@ -101,9 +102,9 @@ async def test_job_survives_kill_9_without_duplicate_or_missing_events(
     final = await events(client, project_id)
     assert [e["seq"] for e in final] == list(range(1, len(final) + 1))  # no gap, no duplicate
     assert final[: len(killed_at)] == killed_at  # history before the crash is unchanged
-    completed = Counter(e["payload"]["step"] for e in final if e["type"] == "step.completed")  # type: ignore[index]
+    completed = Counter(e["payload"]["step"] for e in final if e["type"] == "step.completed")
     assert set(completed.values()) == {1}, completed  # every step exactly once
     assert len(completed) == 9  # intent ... quality_gates, repair, remember
-    written = Counter(e["payload"]["path"] for e in final if e["type"] == "file.written")  # type: ignore[index]
+    written = Counter(e["payload"]["path"] for e in final if e["type"] == "file.written")
     assert set(written.values()) == {1}, written
-    assert [e["payload"]["attempt"] for e in final if e["type"] == "job.attempt"] == [1, 2]  # type: ignore[index]
+    assert [e["payload"]["attempt"] for e in final if e["type"] == "job.attempt"] == [1, 2]

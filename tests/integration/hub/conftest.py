@@ -47,7 +47,7 @@ def api_settings(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     url = create_database(pg_settings, "hub_spawners")
     migrate.upgrade(url)
     data_dir = reachable_by_other_users(tmp_path_factory.mktemp("hub-data"))
-    return Settings(_env_file=None, data_dir=data_dir, database_url=url)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=data_dir, database_url=url)
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,7 @@ def library_url(pg_settings: Settings, embedder: Embedder) -> str:
 
 @pytest.fixture(scope="session")
 def library_settings(pg_settings: Settings, library_url: str) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=pg_settings.data_dir, database_url=library_url
-    )
+    return Settings(_env_file=None, data_dir=pg_settings.data_dir, database_url=library_url)
 
 
 @pytest.fixture

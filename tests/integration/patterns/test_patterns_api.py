@@ -314,7 +314,8 @@ async def test_contribute_copies_to_the_global_library_anonymously(
 
 
 async def test_pagination(api: httpx.AsyncClient) -> None:
-    seen, offset = [], 0
+    seen: list[str] = []
+    offset: int | None = 0
     while offset is not None:
         page = (
             await api.get(

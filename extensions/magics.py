@@ -7,8 +7,11 @@
 - ``%patterns insert <id>`` — the pattern's code goes into the next cell.
 - ``%patterns feedback <id> worked|failed`` — how the inserted pattern did.
 
-Calls go to the platform api as the server's user (``extensions.platform_client``): the
-user's plan and usage apply and no model key is needed here. Load with
+Calls go to the platform api as the server's user, through the extensions' one client
+(``PlatformApi`` in ``platform_client.py``, async): the user's plan and usage apply and no
+model key is needed here. The magics are synchronous and may be called while the kernel's own
+event loop runs, so they run the client's calls on a private loop in a worker thread
+(``LoopThread`` in ``loop_thread.py``) and wait for them. Load with
 ``%load_ext extensions.magics`` (the platform's image loads it in every kernel).
 """
 
@@ -19,7 +22,7 @@ import json
 import shlex
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import httpx
@@ -27,9 +30,11 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 
-from extensions.platform_client import PlatformClientConfig, PlatformNotConfigured
+from .loop_thread import LoopThread
+from .platform_client import ApiUnavailable, PlatformApi
 
-CHAT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+CHAT_TIMEOUT = 120.0
+CALL_TIMEOUT = 30.0
 NOTEBOOK_CONTEXT_CHARS = 20_000
 HISTORY_CELLS = 10
 # IPython's display() has no type hints.
@@ -38,16 +43,17 @@ USAGE = (
     "Usage: %patterns search <what you need> | %patterns insert <id> | "
     "%patterns feedback <id> worked|failed"
 )
+# One worker thread for the whole kernel, started by the first magic that calls the api.
+api_loop = LoopThread()
 
 
 class MagicError(Exception):
     """Something to tell the user instead of a traceback."""
 
 
-def api_client(**kwargs: Any) -> httpx.Client:
-    """A client to the platform api as this server's user (tests replace it)."""
-    config = PlatformClientConfig.from_environment()
-    return httpx.Client(base_url=config.api_url + "/", headers=config.headers, **kwargs)
+def platform_api(timeout: float) -> PlatformApi:
+    """The platform api as this server's user, for one magic call (tests replace it)."""
+    return PlatformApi(timeout=timeout)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -56,6 +62,29 @@ def error_message(response: httpx.Response) -> str:
         return str(error.get("message") or response.text)
     except ValueError:
         return f"The platform api answered {response.status_code}."
+
+
+async def call_api(method: str, path: str, *, json: Any = None) -> Any:
+    """The api's JSON answer, or MagicError with its error message."""
+    async with platform_api(CALL_TIMEOUT) as api:
+        response = await api.request(method, path, json=json)
+    if response.status_code >= 400:
+        raise MagicError(error_message(response))
+    return response.json()
+
+
+async def chat_events(body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """The events of a chat answer (NDJSON), as the api streams them."""
+    async with (
+        platform_api(CHAT_TIMEOUT) as api,
+        api.stream("POST", "assistant/chat", json=body) as response,
+    ):
+        if response.status_code != 200:
+            await response.aread()
+            raise MagicError(error_message(response))
+        async for raw in response.aiter_lines():
+            if raw.strip():
+                yield json.loads(raw)
 
 
 @magics_class
@@ -97,8 +126,9 @@ class DatazentrMagics(Magics):
             "context": self._context(with_error=action != "chat"),
         }
         try:
-            self._stream_chat(body)
-        except (MagicError, PlatformNotConfigured) as exc:
+            for event in api_loop.iterate(chat_events(body)):
+                self._show_event(event)
+        except (MagicError, ApiUnavailable) as exc:
             print(str(exc), file=sys.stderr)
 
     def _context(self, *, with_error: bool) -> dict[str, Any]:
@@ -116,21 +146,6 @@ class DatazentrMagics(Magics):
                 "traceback": lines[-20:],
             }
         return context
-
-    def _stream_chat(self, body: dict[str, Any]) -> None:
-        try:
-            with (
-                api_client(timeout=CHAT_TIMEOUT) as client,
-                client.stream("POST", "assistant/chat", json=body) as response,
-            ):
-                if response.status_code != 200:
-                    response.read()
-                    raise MagicError(error_message(response))
-                for raw in response.iter_lines():
-                    if raw.strip():
-                        self._show_event(json.loads(raw))
-        except httpx.HTTPError as exc:
-            raise MagicError(f"The platform api cannot be reached ({type(exc).__name__}).") from exc
 
     def _show_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -166,18 +181,11 @@ class DatazentrMagics(Magics):
                 self._feedback(rest[0], rest[1] == "worked")
             else:
                 print(USAGE)
-        except (MagicError, PlatformNotConfigured) as exc:
+        except (MagicError, ApiUnavailable) as exc:
             print(str(exc), file=sys.stderr)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            with api_client(timeout=30.0) as client:
-                response = client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise MagicError(f"The platform api cannot be reached ({type(exc).__name__}).") from exc
-        if response.status_code >= 400:
-            raise MagicError(error_message(response))
-        return response.json()
+    def _call(self, method: str, path: str, *, json: Any = None) -> Any:
+        return api_loop.run(call_api(method, path, json=json))
 
     def _search(self, query: str) -> None:
         found = self._call("POST", "patterns/search", json={"query": query, "limit": 10})

@@ -8,7 +8,7 @@ and completes code offline with jedi. Its JupyterLab front end is built into ``l
 from pathlib import Path
 from typing import Any
 
-from extensions.assistant.app import AssistantApp
+from .app import AssistantApp
 
 LABEXTENSIONS_DIR = Path(__file__).parent / "labextensions"
 LABEXTENSION_NAME = "@datazentr/assistant"

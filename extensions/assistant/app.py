@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int
 
-from extensions.assistant.completion import InlineCompletionHandler, JediCompleter
-from extensions.assistant.handlers import (
+from ..base import PlatformExtensionApp
+from .completion import InlineCompletionHandler, JediCompleter
+from .engine_status import EngineStatus
+from .handlers import (
     ChatHandler,
     ConversationHandler,
     ConversationsHandler,
@@ -12,14 +13,19 @@ from extensions.assistant.handlers import (
     SessionUsageHandler,
     StatusHandler,
 )
-from extensions.assistant.platform import PlatformApi
 
 
-class AssistantApp(ExtensionApp):
+class AssistantApp(PlatformExtensionApp):
     """The assistant's server side: relays to the platform api, completes with jedi."""
 
     name = "assistant"
 
+    api_timeout = Float(
+        120.0,
+        config=True,
+        help="Seconds to wait for the platform api (a chat answer streams for a while) "
+        "before answering 504.",
+    )
     status_ttl = Float(
         20.0,
         config=True,
@@ -36,12 +42,12 @@ class AssistantApp(ExtensionApp):
     )
 
     def initialize_settings(self) -> None:
-        self.platform = PlatformApi(status_ttl=self.status_ttl)
+        super().initialize_settings()
+        self.engine_status = EngineStatus(self.platform, ttl=self.status_ttl)
         self.completer = JediCompleter(
             max_items=self.max_completions,
             root_dir=self.serverapp.root_dir if self.serverapp else None,
         )
-        self.log.info("assistant: api %s", self.platform.describe())
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(
@@ -57,5 +63,5 @@ class AssistantApp(ExtensionApp):
         )
 
     async def stop_extension(self) -> None:
-        await self.platform.aclose()
+        await super().stop_extension()
         self.completer.close()

@@ -26,10 +26,10 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web, websocket
 
-from extensions.assistant.platform import ApiUnavailable
+from ..platform_client import ApiUnavailable
 
 if TYPE_CHECKING:
-    from extensions.assistant.app import AssistantApp
+    from .app import AssistantApp
 
 MAX_SOURCE = 20_000
 PYTHON_LANGUAGES = {"python", "ipython", "python3"}
@@ -44,17 +44,25 @@ class CompletionRequestError(ValueError):
         self.number = number
 
 
+# jedi is not thread-safe and keeps process-wide caches: one thread of the process runs it,
+# for every completer (a server that restarts its extension, or tests, make several).
+_JEDI_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jedi")
+
+
 class JediCompleter:
-    """jedi in one worker thread (jedi is not thread-safe; the event loop stays free)."""
+    """jedi in its worker thread (the event loop stays free)."""
 
     def __init__(self, max_items: int = 5, root_dir: str | None = None) -> None:
         self.max_items = max_items
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jedi")
+        self.closed = False
         self._environment = jedi.InterpreterEnvironment()
         # Warm jedi's caches (builtins, the project of the server's root) before the first
         # keystroke: the first completion otherwise takes about a second.
         warm_path = os.path.join(root_dir, "untitled.py") if root_dir else None
-        self._executor.submit(self.complete_sync, "import os\nos.pa", "", warm_path)
+        _JEDI_THREAD.submit(self._unless_closed, "import os\nos.pa", "", warm_path)
+
+    def _unless_closed(self, prefix: str, suffix: str, path: str | None) -> list[str]:
+        return [] if self.closed else self.complete_sync(prefix, suffix, path)
 
     def complete_sync(self, prefix: str, suffix: str, path: str | None) -> list[str]:
         line_text = prefix.rsplit("\n", 1)[-1]
@@ -86,12 +94,13 @@ class JediCompleter:
         request (after fast typing, older requests in the queue are no longer wanted)."""
 
         def run() -> list[str]:
-            return self.complete_sync(prefix, suffix, path) if wanted() else []
+            return self._unless_closed(prefix, suffix, path) if wanted() else []
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        return await asyncio.get_running_loop().run_in_executor(_JEDI_THREAD, run)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Requests still queued for the jedi thread answer nothing."""
+        self.closed = True
 
 
 def parse_request(raw: str | bytes) -> dict[str, Any]:
@@ -220,7 +229,7 @@ class InlineCompletionHandler(ExtensionHandlerMixin, JupyterHandler, websocket.W
         path = request.get("path") if isinstance(request.get("path"), str) else None
         language = language_of(request)
         app = self.assistant
-        status = await app.platform.status()
+        status = await app.engine_status.get()
         if status.get("engine") == "model" and status.get("model_reachable") is not False:
             try:
                 response = await app.platform.request(

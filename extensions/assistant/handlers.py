@@ -4,122 +4,120 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import httpx
 import nbformat
 from jupyter_core.utils import ensure_async
-from jupyter_server.base.handlers import APIHandler
-from jupyter_server.extension.handler import ExtensionHandlerMixin
+from pydantic import ConfigDict, field_validator
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from extensions.assistant.platform import ApiUnavailable, PlatformApi
+from ..base import (
+    BodyProblem,
+    HandlerError,
+    PlatformHandler,
+    RequestBody,
+    body_problem,
+)
+from ..platform_client import ApiUnavailable
 
 if TYPE_CHECKING:
-    from extensions.assistant.app import AssistantApp
+    from .app import AssistantApp
 
 MAX_PROMPT = 20_000
 MAX_DESCRIPTION = 5_000
 CONVERSATION_ID = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 
 
-class AssistantHandler(ExtensionHandlerMixin, APIHandler):
-    """Errors as ``{"error": {"status", "code", "message"}}``, like the platform api."""
+class ChatBody(RequestBody):
+    """The question; the rest (conversation, action, context) goes to the api, which checks it."""
 
+    model_config = ConfigDict(strict=True, extra="allow")
+    problems: ClassVar[dict[str, BodyProblem]] = {
+        "message": BodyProblem(
+            422, "empty_message", "Write a question or instruction for the assistant."
+        )
+    }
+    invalid_status: ClassVar[int] = 422
+
+    message: str
+
+    @field_validator("message")
+    @classmethod
+    def _fits(cls, message: str) -> str:
+        if not message.strip():
+            raise ValueError("empty")
+        if len(message) > MAX_PROMPT:
+            raise body_problem(
+                413,
+                "prompt_too_long",
+                f"The prompt is {len(message)} characters; the limit is {MAX_PROMPT}. "
+                "Shorten it or ask about a smaller part (select the lines that matter).",
+            )
+        return message
+
+
+class NotebookBody(RequestBody):
+    problems: ClassVar[dict[str, BodyProblem]] = {
+        "description": BodyProblem(
+            422, "empty_description", "Describe the notebook you want, in a sentence."
+        ),
+        "path": BodyProblem(422, "invalid_path", "path must be a folder (a string) or left out."),
+    }
+    invalid_status: ClassVar[int] = 422
+
+    description: str
+    path: str | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _fits(cls, description: str) -> str:
+        if not description.strip():
+            raise ValueError("empty")
+        if len(description) > MAX_DESCRIPTION:
+            raise body_problem(
+                413,
+                "description_too_long",
+                f"The description is {len(description)} characters; the limit is "
+                f"{MAX_DESCRIPTION}. Keep it to the goal and the main steps.",
+            )
+        return description
+
+
+class AssistantHandler(PlatformHandler):
     @property
     def assistant(self) -> AssistantApp:
         return cast("AssistantApp", self.extensionapp)
 
-    @property
-    def platform(self) -> PlatformApi:
-        return self.assistant.platform
-
-    def fail(self, status: int, code: str, message: str) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": {"status": status, "code": code, "message": message}}))
-
-    def json_body(self) -> dict[str, Any] | None:
-        """The request's JSON object, or None after answering 400."""
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError as exc:
-            self.fail(400, "invalid_json", f"The request body is not valid JSON: {exc}.")
-            return None
-        if not isinstance(body, dict):
-            self.fail(400, "invalid_body", "The request body must be a JSON object.")
-            return None
-        return body
-
-    def relay(self, response: httpx.Response) -> None:
-        """Pass the api's answer on: status and JSON body (or a JSON error for anything else)."""
-        if response.status_code == 204:
-            self.set_status(204)
-            self.finish()
-            return
-        try:
-            payload = response.json()
-        except ValueError:
-            self.fail(
-                502,
-                "bad_api_response",
-                f"The platform api answered {response.status_code} without JSON.",
-            )
-            return
-        self.set_status(response.status_code)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload))
-
-    def unavailable(self, exc: ApiUnavailable) -> None:
-        self.platform.forget_status()
-        self.fail(
-            503,
-            "api_unreachable",
-            f"{exc.message.rstrip('.')}. Try again in a moment; if it persists, ask the "
-            "platform's operator.",
-        )
+    def api_unavailable(self, exc: ApiUnavailable) -> HandlerError:
+        self.assistant.engine_status.forget()
+        return super().api_unavailable(exc)
 
 
 class StatusHandler(AssistantHandler):
     @web.authenticated
     async def get(self) -> None:
         fresh = self.get_query_argument("fresh", "") in ("1", "true")
-        self.finish(json.dumps(await self.platform.status(fresh=fresh)))
+        self.answer(await self.assistant.engine_status.get(fresh=fresh))
 
 
 class ChatHandler(AssistantHandler):
     @web.authenticated
     async def post(self) -> None:
-        body = self.json_body()
-        if body is None:
-            return
-        message = body.get("message")
-        if not isinstance(message, str) or not message.strip():
-            self.fail(422, "empty_message", "Write a question or instruction for the assistant.")
-            return
-        if len(message) > MAX_PROMPT:
-            self.fail(
-                413,
-                "prompt_too_long",
-                f"The prompt is {len(message)} characters; the limit is {MAX_PROMPT}. "
-                "Shorten it or ask about a smaller part (select the lines that matter).",
-            )
-            return
+        body = self.body(ChatBody).model_dump()
         try:
             async with self.platform.stream("POST", "assistant/chat", json=body) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    self.relay(response)
+                    self.relay_response(response)
                     return
                 await self._relay_stream(response)
         except ApiUnavailable as exc:
             if not self._headers_written:
-                self.unavailable(exc)
-                return
-            await self._write_line(
-                {"type": "error", "code": "api_unreachable", "message": exc.message}
-            )
+                raise self.api_unavailable(exc) from exc
+            self.assistant.engine_status.forget()
+            await self._write_line({"type": "error", "code": exc.code, "message": exc.message})
             self.finish()
 
     async def _relay_stream(self, response: httpx.Response) -> None:
@@ -146,10 +144,22 @@ class ChatHandler(AssistantHandler):
 class ConversationsHandler(AssistantHandler):
     @web.authenticated
     async def get(self) -> None:
-        try:
-            self.relay(await self.platform.request("GET", "assistant/conversations"))
-        except ApiUnavailable as exc:
-            self.unavailable(exc)
+        await self.relay("GET", "assistant/conversations")
+
+
+class ConversationHandler(AssistantHandler):
+    def _path(self, conversation_id: str) -> str:
+        if not CONVERSATION_ID.match(conversation_id):
+            raise HandlerError(404, "not_found", "No such conversation.")
+        return f"assistant/conversations/{conversation_id}"
+
+    @web.authenticated
+    async def get(self, conversation_id: str) -> None:
+        await self.relay("GET", self._path(conversation_id))
+
+    @web.authenticated
+    async def delete(self, conversation_id: str) -> None:
+        await self.relay("DELETE", self._path(conversation_id))
 
 
 class SessionUsageHandler(AssistantHandler):
@@ -158,36 +168,7 @@ class SessionUsageHandler(AssistantHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        try:
-            self.relay(await self.platform.request("GET", "me/usage", seconds=5.0))
-        except ApiUnavailable as exc:
-            self.unavailable(exc)
-
-
-class ConversationHandler(AssistantHandler):
-    def _checked(self, conversation_id: str) -> bool:
-        if CONVERSATION_ID.match(conversation_id):
-            return True
-        self.fail(404, "not_found", "No such conversation.")
-        return False
-
-    @web.authenticated
-    async def get(self, conversation_id: str) -> None:
-        if self._checked(conversation_id):
-            try:
-                path = f"assistant/conversations/{conversation_id}"
-                self.relay(await self.platform.request("GET", path))
-            except ApiUnavailable as exc:
-                self.unavailable(exc)
-
-    @web.authenticated
-    async def delete(self, conversation_id: str) -> None:
-        if self._checked(conversation_id):
-            try:
-                path = f"assistant/conversations/{conversation_id}"
-                self.relay(await self.platform.request("DELETE", path))
-            except ApiUnavailable as exc:
-                self.unavailable(exc)
+        await self.relay("GET", "me/usage", seconds=5.0)
 
 
 class NotebookHandler(AssistantHandler):
@@ -195,49 +176,23 @@ class NotebookHandler(AssistantHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        body = self.json_body()
-        if body is None:
-            return
-        description = body.get("description")
-        folder = body.get("path") or ""
-        if not isinstance(description, str) or not description.strip():
-            self.fail(422, "empty_description", "Describe the notebook you want, in a sentence.")
-            return
-        if len(description) > MAX_DESCRIPTION:
-            self.fail(
-                413,
-                "description_too_long",
-                f"The description is {len(description)} characters; the limit is "
-                f"{MAX_DESCRIPTION}. Keep it to the goal and the main steps.",
-            )
-            return
-        if not isinstance(folder, str):
-            self.fail(422, "invalid_path", "path must be a folder (a string) or left out.")
-            return
+        body = self.body(NotebookBody)
+        generated = await self.api_json(
+            "POST", "assistant/notebook", json={"description": body.description}
+        )
         try:
-            response = await self.platform.request(
-                "POST", "assistant/notebook", json={"description": description}
-            )
-        except ApiUnavailable as exc:
-            self.unavailable(exc)
-            return
-        if response.status_code != 200:
-            self.relay(response)
-            return
-        try:
-            generated = response.json()
             notebook = nbformat.from_dict(generated["notebook"])  # type: ignore[no-untyped-call]
             nbformat.validate(notebook)
             title = str(generated.get("title") or "Generated notebook")
-        except (ValueError, KeyError, TypeError, nbformat.ValidationError) as exc:
-            self.fail(502, "invalid_notebook", f"The generated notebook is not valid: {exc}")
-            return
-        path = await self._free_path(folder, title)
+        except (KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
+            raise HandlerError(
+                502, "invalid_notebook", f"The generated notebook is not valid: {exc}"
+            ) from exc
+        path = await self._free_path(body.path or "", title)
         model = {"type": "notebook", "format": "json", "content": notebook}
         manager: Any = self.contents_manager
         await ensure_async(manager.save(model, path))
-        self.set_status(201)
-        self.finish(json.dumps({"path": path, "title": title, "engine": generated.get("engine")}))
+        self.answer({"path": path, "title": title, "engine": generated.get("engine")}, 201)
 
     async def _free_path(self, folder: str, title: str) -> str:
         folder = folder.strip("/")
@@ -250,4 +205,4 @@ class NotebookHandler(AssistantHandler):
             path = f"{folder}/{name}" if folder else name
             if not await ensure_async(manager.file_exists(path)):
                 return path
-        raise web.HTTPError(409, "Too many notebooks with this title in the folder.")
+        raise HandlerError(409, "conflict", "Too many notebooks with this title in the folder.")

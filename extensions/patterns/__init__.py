@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from extensions.patterns.app import PatternsApp
+from .app import PatternsApp
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

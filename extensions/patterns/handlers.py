@@ -6,173 +6,109 @@ errors (404 for a pattern you cannot see, 422 for bad input) pass through unchan
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, cast
+from typing import Annotated, Any, ClassVar
 
-import httpx
-from jupyter_server.base.handlers import APIHandler
-from jupyter_server.extension.handler import ExtensionHandlerMixin
+from pydantic import Field, field_validator
 from tornado import web
 
-from extensions.patterns.insert import insert_pattern
-from extensions.platform_client import PlatformNotConfigured, platform_client
-
-if TYPE_CHECKING:
-    from extensions.patterns.app import PatternsApp
+from ..base import (
+    BodyProblem,
+    HandlerError,
+    PlatformHandler,
+    RequestBody,
+)
+from .insert import insert_pattern
 
 MAX_SEARCH_LIMIT = 50
 
 
-class ApiAnswered(Exception):
-    """The api call is over and the handler has already answered (an error)."""
+class FeedbackBody(RequestBody):
+    problems: ClassVar[dict[str, BodyProblem]] = {
+        "worked": BodyProblem(400, "invalid_body", 'Send {"worked": true} or {"worked": false}.'),
+        "use_id": BodyProblem(
+            400, "invalid_body", "use_id is the use_id the insert answered, or left out."
+        ),
+    }
+
+    worked: bool
+    use_id: str | None = None
 
 
-class PatternsHandler(ExtensionHandlerMixin, APIHandler):
-    @property
-    def patterns_app(self) -> PatternsApp:
-        return cast("PatternsApp", self.extensionapp)
+class InsertBody(RequestBody):
+    problems: ClassVar[dict[str, BodyProblem]] = {
+        "path": BodyProblem(400, "invalid_body", 'Say where: {"path": "analysis.ipynb"}.'),
+        "cell_index": BodyProblem(400, "invalid_body", "cell_index must be a number from 0."),
+    }
 
-    def fail(self, status: int, code: str, message: str) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": {"status": status, "code": code, "message": message}}))
+    path: str
+    cell_index: Annotated[int, Field(ge=0)] | None = None
 
-    def answer(self, status: int, payload: Any) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload))
-
-    def json_body(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError as exc:
-            self.fail(400, "invalid_json", f"The request body is not valid JSON: {exc}.")
-            raise ApiAnswered from exc
-        if not isinstance(body, dict):
-            self.fail(400, "invalid_body", "The request body must be a JSON object.")
-            raise ApiAnswered
-        return body
-
-    async def call_api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """The api's JSON on success; otherwise answers with its error and raises ApiAnswered."""
-        try:
-            async with platform_client(timeout=self.patterns_app.api_timeout) as client:
-                response = await client.request(method, path, **kwargs)
-        except PlatformNotConfigured as exc:
-            self.fail(503, "platform_not_configured", str(exc))
-            raise ApiAnswered from exc
-        except httpx.TimeoutException as exc:
-            self.fail(504, "api_timeout", "The platform api did not answer in time; try again.")
-            raise ApiAnswered from exc
-        except httpx.HTTPError as exc:
-            self.fail(
-                503,
-                "api_unreachable",
-                f"The platform api cannot be reached ({type(exc).__name__}). Try again in a "
-                "moment; if it persists, ask the platform's operator.",
-            )
-            raise ApiAnswered from exc
-        try:
-            payload = response.json()
-        except ValueError:
-            self.fail(
-                502, "bad_api_response", f"The api answered {response.status_code} without JSON."
-            )
-            raise ApiAnswered from None
-        if response.status_code >= 400:
-            self.answer(response.status_code, payload)
-            raise ApiAnswered
-        return payload
+    @field_validator("path")
+    @classmethod
+    def _names_a_file(cls, path: str) -> str:
+        if not path.strip("/"):
+            raise ValueError("empty")
+        return path
 
 
-class SearchHandler(PatternsHandler):
+class SearchHandler(PlatformHandler):
     """``GET ?q=&language=&limit=``: the api's ranked, explained search results."""
 
     @web.authenticated
     async def get(self) -> None:
         query = self.get_query_argument("q", "").strip()
         if not query:
-            self.fail(400, "missing_query", "Say what to look for: ?q=read a csv file")
-            return
+            raise HandlerError(400, "missing_query", "Say what to look for: ?q=read a csv file")
         raw_limit = self.get_query_argument("limit", "10")
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_SEARCH_LIMIT:
-            self.fail(400, "invalid_limit", f"limit must be 1..{MAX_SEARCH_LIMIT}.")
-            return
+            raise HandlerError(400, "invalid_limit", f"limit must be 1..{MAX_SEARCH_LIMIT}.")
         body: dict[str, Any] = {"query": query, "limit": int(raw_limit)}
         language = self.get_query_argument("language", "").strip().lower()
         if language:
             body["languages"] = [language]
-        try:
-            self.answer(200, await self.call_api("POST", "patterns/search", json=body))
-        except ApiAnswered:
-            return
+        self.answer(await self.api_json("POST", "patterns/search", json=body))
 
 
-class PatternHandler(PatternsHandler):
+class PatternHandler(PlatformHandler):
     @web.authenticated
     async def get(self, pattern_id: str) -> None:
-        try:
-            self.answer(200, await self.call_api("GET", f"patterns/{pattern_id}"))
-        except ApiAnswered:
-            return
+        self.answer(await self.api_json("GET", f"patterns/{pattern_id}"))
 
 
-class FeedbackHandler(PatternsHandler):
+class FeedbackHandler(PlatformHandler):
     """``{"worked": bool, "use_id"?}``: with the use from /insert, the outcome of that use;
     without, a vote on the pattern."""
 
     @web.authenticated
     async def post(self, pattern_id: str) -> None:
-        try:
-            body = self.json_body()
-            worked = body.get("worked")
-            if not isinstance(worked, bool):
-                self.fail(400, "invalid_body", 'Send {"worked": true} or {"worked": false}.')
-                return
-            use_id = body.get("use_id")
-            if use_id is not None:
-                feedback = {"outcome": "passed" if worked else "failed", "use_id": use_id}
-            else:
-                feedback = {"outcome": "thumbs_up" if worked else "thumbs_down"}
-            payload = await self.call_api("POST", f"patterns/{pattern_id}/feedback", json=feedback)
-            self.answer(200, payload)
-        except ApiAnswered:
-            return
+        body = self.body(FeedbackBody)
+        if body.use_id is not None:
+            feedback = {"outcome": "passed" if body.worked else "failed", "use_id": body.use_id}
+        else:
+            feedback = {"outcome": "thumbs_up" if body.worked else "thumbs_down"}
+        self.answer(await self.api_json("POST", f"patterns/{pattern_id}/feedback", json=feedback))
 
 
-class InsertHandler(PatternsHandler):
+class InsertHandler(PlatformHandler):
     """``{"path", "cell_index"?}``: the pattern's code as a new cell, or appended to a file.
 
     The api records a use (``use_id`` in the answer: send it with the feedback)."""
 
     @web.authenticated
     async def post(self, pattern_id: str) -> None:
-        try:
-            body = self.json_body()
-            path = body.get("path")
-            cell_index = body.get("cell_index")
-            if not isinstance(path, str) or not path.strip("/"):
-                self.fail(400, "invalid_body", 'Say where: {"path": "analysis.ipynb"}.')
-                return
-            if cell_index is not None and (
-                not isinstance(cell_index, int) or isinstance(cell_index, bool) or cell_index < 0
-            ):
-                self.fail(400, "invalid_body", "cell_index must be a number from 0.")
-                return
-            applied = await self.call_api("POST", f"patterns/{pattern_id}/apply")
-        except ApiAnswered:
-            return
+        body = self.body(InsertBody)
+        applied = await self.api_json("POST", f"patterns/{pattern_id}/apply")
         pattern = applied["pattern"]
         try:
-            inserted = await insert_pattern(self.contents_manager, path, pattern, cell_index)
+            inserted = await insert_pattern(
+                self.contents_manager, body.path, pattern, body.cell_index
+            )
         except ValueError as exc:
-            self.fail(422, "nothing_to_insert", str(exc))
-            return
+            raise HandlerError(422, "nothing_to_insert", str(exc)) from exc
         except web.HTTPError as exc:
-            self.fail(exc.status_code, "contents_error", exc.log_message or exc.reason or "")
-            return
+            message = exc.log_message or exc.reason or ""
+            raise HandlerError(exc.status_code, "contents_error", message) from exc
         self.answer(
-            200,
             {
                 "path": inserted.path,
                 "type": inserted.type,
@@ -180,5 +116,5 @@ class InsertHandler(PatternsHandler):
                 "use_id": applied["use_id"],
                 "pattern_id": pattern["id"],
                 "title": pattern["title"],
-            },
+            }
         )

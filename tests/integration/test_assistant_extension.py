@@ -177,6 +177,26 @@ async def test_oversized_prompt_is_refused_with_a_message(api: Api, jp_fetch: Fe
         assert (await own.get("assistant/conversations")).json()["conversations"] == []
 
 
+async def test_bad_bodies_are_answered_with_what_is_wrong(api: Api, jp_fetch: Fetch) -> None:
+    cases = [
+        ("chat", b"{not json", 400, "invalid_json"),
+        ("chat", b"[1, 2]", 400, "invalid_body"),
+        ("chat", b"", 400, "invalid_body"),
+        ("chat", b'{"message": 42}', 422, "empty_message"),
+        ("chat", b'{"message": "   "}', 422, "empty_message"),
+        ("notebook", b'{"description": "plot sales", "path": 3}', 422, "invalid_path"),
+        ("notebook", b'{"description": "' + b"x" * 5_001 + b'"}', 413, "description_too_long"),
+    ]
+    for endpoint, raw, status, code in cases:
+        with pytest.raises(HTTPClientError) as refused:
+            await jp_fetch("datazentr", "assistant", endpoint, method="POST", body=raw)
+        error = json.loads(refused.value.response.body)["error"]  # type: ignore[union-attr]
+        assert (refused.value.code, error["status"], error["code"]) == (status, status, code), raw
+        assert error["message"]
+    async with api.client() as own:  # nothing reached the api
+        assert (await own.get("assistant/conversations")).json()["conversations"] == []
+
+
 async def test_another_users_conversation_is_not_found(api: Api, jp_fetch: Fetch) -> None:
     await jp_fetch(
         "datazentr", "assistant", "chat", method="POST", body=json.dumps({"message": "csv"})

@@ -236,19 +236,36 @@ def test_requests_without_the_users_token_are_refused(
     assert status == 403
 
 
-def test_an_unreachable_api_is_said_plainly(
-    jp_fetch: Fetch, jp_asyncio_loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def dead_api(jp_server_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server starts with an api URL where nothing listens."""
     monkeypatch.setenv("DATAZENTR_API_URL", f"http://127.0.0.1:{free_port()}/services/api")
+
+
+@pytest.fixture
+def no_api(jp_server_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server starts without the hub's environment (no api URL)."""
+    monkeypatch.delenv("DATAZENTR_API_URL")
+
+
+def test_an_unreachable_api_is_said_plainly(
+    dead_api: None, jp_fetch: Fetch, jp_asyncio_loop: asyncio.AbstractEventLoop
+) -> None:
     status, body = refused(
         jp_asyncio_loop, jp_fetch("datazentr", "patterns", "search", params={"q": "csv"})
     )
     assert status == 503 and body["error"]["code"] == "api_unreachable"
-    monkeypatch.delenv("DATAZENTR_API_URL")
+    assert body["error"]["message"].startswith("The platform api cannot be reached (")
+
+
+def test_a_server_not_started_by_the_hub_says_so(
+    no_api: None, jp_fetch: Fetch, jp_asyncio_loop: asyncio.AbstractEventLoop
+) -> None:
     status, body = refused(
         jp_asyncio_loop, jp_fetch("datazentr", "patterns", "search", params={"q": "csv"})
     )
     assert status == 503 and body["error"]["code"] == "platform_not_configured"
+    assert "not started by the DATAZENtr hub" in body["error"]["message"]
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ answers in the contract's shapes (the api itself has integration tests)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import extensions.magics
+from extensions.platform_client import PlatformApi
 
 PATTERN_ID = str(uuid.uuid4())
 USE_ID = str(uuid.uuid4())
@@ -106,14 +108,12 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
     fake = FakeApi()
     monkeypatch.setenv("DATAZENTR_API_URL", "http://api.test/services/api")
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "user-token")
-    real = extensions.magics.api_client
 
-    def client(**kwargs: Any) -> httpx.Client:
-        made = real(**kwargs)
-        made._transport = httpx.MockTransport(fake)
-        return made
+    def platform_api(timeout: float) -> PlatformApi:
+        # The real client, configured from the environment, on a transport that answers here.
+        return PlatformApi(timeout=timeout, transport=httpx.MockTransport(fake))
 
-    monkeypatch.setattr(extensions.magics, "api_client", client)
+    monkeypatch.setattr(extensions.magics, "platform_api", platform_api)
     yield fake
 
 
@@ -220,3 +220,38 @@ def test_patterns_usage_and_api_errors(
     assert capsys.readouterr().out.startswith("Usage: %patterns search")
     shell.run_line_magic("patterns", f"insert {uuid.uuid4()}")
     assert "No pattern patterns/" in capsys.readouterr().err
+
+
+def test_magics_work_while_the_kernels_event_loop_runs(
+    shell: InteractiveShell, api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def cell() -> None:  # a kernel calls magics from its main thread, its loop running
+        shell.run_cell_magic("assist", "--new", "How do I read a CSV file?")
+        shell.run_line_magic("patterns", f"feedback {PATTERN_ID} worked")
+
+    asyncio.run(cell())
+    out = capsys.readouterr().out
+    assert "**Offline answer**: use pandas." in out
+    assert "1 successes" in out
+
+
+def test_an_unreachable_api_is_said_plainly(
+    shell: InteractiveShell,
+    api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    def platform_api(timeout: float) -> PlatformApi:
+        return PlatformApi(timeout=timeout, transport=httpx.MockTransport(refuse))
+
+    monkeypatch.setattr(extensions.magics, "platform_api", platform_api)
+    shell.run_cell_magic("assist", "", "hello")
+    shell.run_line_magic("patterns", "search csv")
+    unreachable = (
+        "The platform api cannot be reached (ConnectError). Try again in a moment; if it "
+        "persists, ask the platform's operator."
+    )
+    assert capsys.readouterr().err.splitlines() == [unreachable, unreachable]

@@ -12,7 +12,7 @@ Calls go to the platform api as the server's user, through the extensions' one c
 model key is needed here. The magics are synchronous and may be called while the kernel's own
 event loop runs, so they run the client's calls on a private loop in a worker thread
 (``LoopThread`` in ``loop_thread.py``) and wait for them. Load with
-``%load_ext extensions.magics`` (the platform's image loads it in every kernel).
+``%load_ext datazentr_extensions.magics`` (the platform's image loads it in every kernel).
 """
 
 from __future__ import annotations

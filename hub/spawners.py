@@ -31,6 +31,8 @@ from hub.platform_api import PlanLimits, PlatformApiError, internal_api_url
 
 HOME_IN_CONTAINER = "/home/jovyan"
 EXTENSIONS_DIR = Path(__file__).resolve().parent.parent / "extensions"
+# The import name of extensions/ in users' servers (the image installs it under this name).
+EXTENSIONS_PACKAGE = "datazentr_extensions"
 IMAGE_PAGE_CONFIG = EXTENSIONS_DIR.parent / "images" / "singleuser" / "page_config.json"
 # Processes one user's container may run: a fork bomb stops here, real work does not.
 PIDS_LIMIT = 512
@@ -215,10 +217,13 @@ def configure_local(settings: Settings, c: Any) -> None:
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     c.SimpleLocalProcessSpawner.home_dir_template = str(settings.data_dir / "users" / "{username}")
     # The platform's server extensions are enabled by their own config files, as in the
-    # single-user image.
+    # single-user image, which name them by their installed package.
     c.Spawner.environment = {
         "JUPYTER_CONFIG_PATH": str(extension_config_dir(settings)),
         "JUPYTER_PATH": labextension_data_path(),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(extension_package_dir(settings)), os.environ.get("PYTHONPATH")])
+        ),
         **platform_environment(settings),
     }
 
@@ -241,6 +246,21 @@ def extension_config_dir(settings: Settings) -> Path:
     labconfig = target / "labconfig"
     labconfig.mkdir(exist_ok=True)
     (labconfig / "page_config.json").write_bytes(IMAGE_PAGE_CONFIG.read_bytes())
+    return target
+
+
+def extension_package_dir(settings: Settings) -> Path:
+    """A directory whose ``datazentr_extensions`` is extensions/ (a symlink), for local
+    servers' PYTHONPATH: their config files and kernels import the package by the name the
+    image installs it under, and the repository's code is what runs."""
+    target = settings.data_dir / "python"
+    target.mkdir(parents=True, exist_ok=True)
+    link = target / EXTENSIONS_PACKAGE
+    if not (link.is_symlink() and link.readlink() == EXTENSIONS_DIR):
+        temporary = target / f".{EXTENSIONS_PACKAGE}.{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(EXTENSIONS_DIR, target_is_directory=True)
+        temporary.replace(link)  # atomic: a server starting now sees the old or the new link
     return target
 
 

@@ -15,7 +15,9 @@ LABEXTENSION_NAME = "@datazentr/assistant"
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    return [{"module": "extensions.assistant", "app": AssistantApp}]
+    # __name__: the import name this package was loaded under (datazentr_extensions.assistant
+    # when installed, extensions.assistant in the repository).
+    return [{"module": __name__, "app": AssistantApp}]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

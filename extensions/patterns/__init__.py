@@ -6,7 +6,7 @@ from .app import PatternsApp
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    return [{"module": "extensions.patterns", "app": PatternsApp}]
+    return [{"module": __name__, "app": PatternsApp}]
 
 
 __all__ = ["PatternsApp"]

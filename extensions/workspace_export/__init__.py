@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from extensions.workspace_export.app import WorkspaceExportApp
+from .app import WorkspaceExportApp
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    return [{"module": "extensions.workspace_export", "app": WorkspaceExportApp}]
+    return [{"module": __name__, "app": WorkspaceExportApp}]
 
 
 __all__ = ["WorkspaceExportApp"]

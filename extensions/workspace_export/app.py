@@ -3,7 +3,7 @@ from __future__ import annotations
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import List, Unicode
 
-from extensions.workspace_export.handlers import ExportHandler
+from .handlers import ExportHandler
 
 
 class WorkspaceExportApp(ExtensionApp):

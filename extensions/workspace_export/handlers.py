@@ -14,7 +14,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 if TYPE_CHECKING:
-    from extensions.workspace_export.app import WorkspaceExportApp
+    from .app import WorkspaceExportApp
 
 CHUNK = 256 * 1024
 

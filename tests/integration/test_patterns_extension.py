@@ -23,6 +23,7 @@ from tornado.httpclient import HTTPClientError, HTTPResponse
 from api.core.config import Settings
 from api.main import create_app
 from api.patterns.embedder import Embedder
+from hub.spawners import extension_package_dir
 from tests.support.asgi import serve_app
 from tests.support.database import seeded_database
 from tests.support.identity import AnyUserIdentity
@@ -270,8 +271,9 @@ def test_a_server_not_started_by_the_hub_says_so(
 
 @pytest.mark.slow
 def test_magics_in_a_real_kernel_reach_the_api(api_url: str, tmp_path: Path) -> None:
-    """A kernel configured like the image's (its ipython_kernel_config.json) has the magics,
-    and they reach the api as the user: %%assist streams, %patterns insert fills the next cell."""
+    """A kernel configured like the image's (its ipython_kernel_config.json, loading
+    ``datazentr_extensions.magics``) has the magics, and they reach the api as the user:
+    %%assist streams, %patterns insert fills the next cell."""
     from jupyter_client.manager import KernelManager
 
     ipython_dir = tmp_path / "ipython"
@@ -280,7 +282,8 @@ def test_magics_in_a_real_kernel_reach_the_api(api_url: str, tmp_path: Path) -> 
     env = {
         **os.environ,
         "IPYTHONDIR": str(ipython_dir),
-        "PYTHONPATH": str(REPOSITORY),
+        # As local servers have it: the package by its installed name (hub.spawners).
+        "PYTHONPATH": str(extension_package_dir(Settings(_env_file=None, data_dir=tmp_path))),
         "DATAZENTR_API_URL": api_url,
         "JUPYTERHUB_API_TOKEN": f"user:{USER}",
     }

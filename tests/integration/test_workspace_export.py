@@ -1,21 +1,29 @@
-"""The workspace export extension inside a real Jupyter server process."""
+"""The workspace export extension inside a real Jupyter server process, set up as the local
+spawner sets up a user's server: its config files enable the platform's extensions under their
+installed name (``datazentr_extensions``), found on the PYTHONPATH it gives."""
 
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import tarfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.core.config import Settings
+from hub.spawners import extension_config_dir, extension_package_dir
 from tests.support.network import free_port
 
 TOKEN = "export-test-token-0123456789abcdef"
+REPOSITORY = Path(__file__).resolve().parents[2]
+SERVER_START_TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +40,19 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(workspace: Path) -> Iterator[str]:
+def local_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("data"))
+
+
+@contextmanager
+def jupyter_server(workspace: Path, settings: Settings) -> Iterator[str]:
+    """A server process with the local spawner's environment."""
     port = free_port()
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_PATH": str(extension_config_dir(settings)),
+        "PYTHONPATH": os.pathsep.join([str(extension_package_dir(settings)), str(REPOSITORY)]),
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -46,30 +65,43 @@ def server(workspace: Path) -> Iterator[str]:
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.token={TOKEN}",
             f"--ServerApp.root_dir={workspace}",
-            '--ServerApp.jpserver_extensions={"extensions.workspace_export": True}',
         ],
+        env=env,
+        cwd=workspace,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/api/status", params={"token": TOKEN}).status_code == 200:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    try:
+        while True:
+            try:
+                httpx.get(f"{url}/api/status")
                 break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(workspace: Path, local_settings: Settings) -> Iterator[str]:
+    with jupyter_server(workspace, local_settings) as url:
+        yield url
+
+
+def export(server: str) -> httpx.Response:
+    return httpx.get(
+        f"{server}/datazentr/export", headers={"Authorization": f"token {TOKEN}"}, timeout=60
+    )
 
 
 def test_export_streams_the_workspace_as_tar_gz(server: str) -> None:
-    response = httpx.get(
-        f"{server}/datazentr/export", headers={"Authorization": f"token {TOKEN}"}, timeout=30
-    )
+    response = export(server)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/gzip"
     assert "attachment" in response.headers["content-disposition"]

@@ -97,6 +97,22 @@ def test_server_and_lab_extensions_are_enabled(
     } <= lab, lab
 
 
+def test_the_platforms_package_leaves_the_name_extensions_to_users(
+    docker_engine: DockerEngine, singleuser_image: str
+) -> None:
+    """Installed as ``datazentr_extensions``: nothing called ``extensions`` is importable,
+    and a user's own ``extensions.py`` imports next to the platform's magics."""
+    script = (
+        "python -c 'import extensions' 2>/dev/null && echo taken || echo free; "
+        "cd /tmp && echo 'OWN = True' > extensions.py && "
+        "python -c 'import datazentr_extensions.magics, extensions; print(extensions.OWN)'"
+    )
+    lines = run(docker_engine, singleuser_image, ["bash", "-c", script]).split()
+    assert lines == ["free", "True"]
+    # What the image installed is consistent: every requirement of every package is there.
+    assert "No broken requirements" in run(docker_engine, singleuser_image, ["pip", "check"])
+
+
 def test_python_language_server_is_installed(
     docker_engine: DockerEngine, singleuser_image: str
 ) -> None:
@@ -166,6 +182,14 @@ def test_jupyter_server_in_the_container_answers(
         elapsed = time.monotonic() - started
         assert status == 200, container.logs().decode()[-3000:]
         assert httpx.get(url, timeout=2).status_code == 403  # the token is required
+        # The platform's extensions run in it (no hub here: the assistant answers offline,
+        # the patterns say the server was not started by the hub).
+        base = f"http://127.0.0.1:{port}/datazentr"
+        assistant = httpx.get(f"{base}/assistant/status", headers=headers, timeout=30)
+        assert assistant.status_code == 200 and assistant.json()["engine"] == "offline"
+        search = httpx.get(f"{base}/patterns/search?q=csv", headers=headers, timeout=30)
+        assert search.status_code == 503
+        assert search.json()["error"]["code"] == "platform_not_configured"
         artifact_path("singleuser-image-start.json").write_text(
             json.dumps({"image": singleuser_image, "run_to_api_status_200_s": round(elapsed, 3)})
         )

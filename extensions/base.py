@@ -4,16 +4,22 @@ handlers' request bodies, error shape and relaying.
 Errors have the platform api's shape, ``{"error": {"status", "code", "message"}}``: a handler
 raises :class:`HandlerError` (or lets :class:`ApiAnswer` pass the api's own error on) and
 :meth:`PlatformHandler.write_error` writes it; so does every other error of the request,
-including the 500 of a bug (without its traceback).
+including the 403 of ``@authorized`` and the 500 of a bug (without its traceback).
+
+Every REST handler is ``@web.authenticated`` and ``@authorized`` with its ``auth_resource``
+(jupyter_server's extension example, ``examples/simple/simple_ext1/handlers.py``); the
+README's "Permissions" table lists each resource.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http.client import responses
 from typing import Any, ClassVar, NamedTuple, TypeVar, cast
 
 import httpx
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.extension.handler import ExtensionHandlerMixin
@@ -25,6 +31,13 @@ from traitlets import Float
 from .platform_client import ApiUnavailable, PlatformApi
 
 Body = TypeVar("Body", bound="RequestBody")
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def authorized_for(action: str, resource: str | None = None) -> Callable[[Method], Method]:
+    """``@authorized(action, resource)`` (the handler's ``auth_resource`` when None), typed:
+    for a second permission a handler needs, or an action its HTTP method does not imply."""
+    return cast("Callable[[Method], Method]", authorized(action, resource=resource))
 
 
 class PlatformExtensionApp(ExtensionApp):

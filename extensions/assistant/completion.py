@@ -5,6 +5,9 @@ Request ``{number, prefix, suffix, mime, stream, path, language, cell_id}``; rep
 ``stream`` is true, one ``{type: "stream", response: {insertText, token}, reply_to, done}``.
 With a model configured in the platform the api completes; otherwise, or when the model is
 slow or down, jedi completes locally (it knows the packages installed in this server).
+
+Permission: ``execute`` on ``assistant:completion`` (a WebSocket, as jupyter_server labels its
+channels; JupyterHub scope ``custom:jupyter_server:execute:assistant:completion``).
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
 import jedi  # type: ignore[import-untyped]
-from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from tornado import web, websocket
+from tornado import websocket
 
+from ..base import authorized_for
 from ..platform_client import ApiUnavailable
 
 if TYPE_CHECKING:
@@ -146,17 +149,11 @@ class InlineCompletionHandler(ExtensionHandlerMixin, JupyterHandler, websocket.W
     def assistant(self) -> AssistantApp:
         return cast("AssistantApp", self.extensionapp)
 
-    async def pre_get(self) -> None:
-        user = self.current_user
-        allowed = await ensure_async(
-            self.authorizer.is_authorized(self, user, "execute", "kernels")
-        )
-        if not allowed:
-            raise web.HTTPError(403)
+    auth_resource = "assistant:completion"
 
     @ws_authenticated
+    @authorized_for("execute")  # refused with 403 before the socket opens
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        await self.pre_get()
         result = super().get(*args, **kwargs)
         if result is not None:
             await result

@@ -1,4 +1,10 @@
-"""REST handlers: engine status, chat (a relayed NDJSON stream), history, notebook generation."""
+"""REST handlers: engine status, chat (a relayed NDJSON stream), history, notebook generation.
+
+Permissions (``@authorized``; JupyterHub scope ``custom:jupyter_server:<action>:<resource>``):
+``read`` on ``assistant:status`` and ``assistant:usage``; ``read`` (history) and ``write``
+(ask, delete) on ``assistant:chat``; ``write`` on ``assistant:notebook`` and on ``contents``
+to generate a notebook (it saves a file).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import httpx
 import nbformat
 from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
 from pydantic import ConfigDict, field_validator
 from tornado import web
 from tornado.iostream import StreamClosedError
@@ -18,6 +25,7 @@ from ..base import (
     HandlerError,
     PlatformHandler,
     RequestBody,
+    authorized_for,
     body_problem,
 )
 from ..platform_client import ApiUnavailable
@@ -96,14 +104,20 @@ class AssistantHandler(PlatformHandler):
 
 
 class StatusHandler(AssistantHandler):
+    auth_resource = "assistant:status"
+
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         fresh = self.get_query_argument("fresh", "") in ("1", "true")
         self.answer(await self.assistant.engine_status.get(fresh=fresh))
 
 
 class ChatHandler(AssistantHandler):
+    auth_resource = "assistant:chat"
+
     @web.authenticated
+    @authorized
     async def post(self) -> None:
         body = self.body(ChatBody).model_dump()
         try:
@@ -142,22 +156,29 @@ class ChatHandler(AssistantHandler):
 
 
 class ConversationsHandler(AssistantHandler):
+    auth_resource = "assistant:chat"
+
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         await self.relay("GET", "assistant/conversations")
 
 
 class ConversationHandler(AssistantHandler):
+    auth_resource = "assistant:chat"
+
     def _path(self, conversation_id: str) -> str:
         if not CONVERSATION_ID.match(conversation_id):
             raise HandlerError(404, "not_found", "No such conversation.")
         return f"assistant/conversations/{conversation_id}"
 
     @web.authenticated
+    @authorized
     async def get(self, conversation_id: str) -> None:
         await self.relay("GET", self._path(conversation_id))
 
     @web.authenticated
+    @authorized
     async def delete(self, conversation_id: str) -> None:
         await self.relay("DELETE", self._path(conversation_id))
 
@@ -166,7 +187,10 @@ class SessionUsageHandler(AssistantHandler):
     """Today's session minutes against the plan (the api's ``me/usage``), so JupyterLab can
     warn before the server is stopped for the day."""
 
+    auth_resource = "assistant:usage"
+
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         await self.relay("GET", "me/usage", seconds=5.0)
 
@@ -174,7 +198,11 @@ class SessionUsageHandler(AssistantHandler):
 class NotebookHandler(AssistantHandler):
     """Generate a notebook from a description and save it next to the user's files."""
 
+    auth_resource = "assistant:notebook"
+
     @web.authenticated
+    @authorized
+    @authorized_for("write", "contents")  # it saves a file, as the contents api would
     async def post(self) -> None:
         body = self.body(NotebookBody)
         generated = await self.api_json(

@@ -2,12 +2,17 @@
 
 Errors have the api's shape, ``{"error": {"status", "code", "message"}}``; the api's own
 errors (404 for a pattern you cannot see, 422 for bad input) pass through unchanged.
+
+Permissions (``@authorized``; JupyterHub scope ``custom:jupyter_server:<action>:<resource>``):
+``read`` on ``patterns:library`` to search and read, ``write`` to report feedback; inserting
+needs ``write`` on ``patterns:library`` and on ``contents`` (it changes a file).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
+from jupyter_server.auth.decorator import authorized
 from pydantic import Field, field_validator
 from tornado import web
 
@@ -16,6 +21,7 @@ from ..base import (
     HandlerError,
     PlatformHandler,
     RequestBody,
+    authorized_for,
 )
 from .insert import insert_pattern
 
@@ -54,7 +60,10 @@ class InsertBody(RequestBody):
 class SearchHandler(PlatformHandler):
     """``GET ?q=&language=&limit=``: the api's ranked, explained search results."""
 
+    auth_resource = "patterns:library"
+
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         query = self.get_query_argument("q", "").strip()
         if not query:
@@ -70,7 +79,10 @@ class SearchHandler(PlatformHandler):
 
 
 class PatternHandler(PlatformHandler):
+    auth_resource = "patterns:library"
+
     @web.authenticated
+    @authorized
     async def get(self, pattern_id: str) -> None:
         self.answer(await self.api_json("GET", f"patterns/{pattern_id}"))
 
@@ -79,7 +91,10 @@ class FeedbackHandler(PlatformHandler):
     """``{"worked": bool, "use_id"?}``: with the use from /insert, the outcome of that use;
     without, a vote on the pattern."""
 
+    auth_resource = "patterns:library"
+
     @web.authenticated
+    @authorized
     async def post(self, pattern_id: str) -> None:
         body = self.body(FeedbackBody)
         if body.use_id is not None:
@@ -94,7 +109,11 @@ class InsertHandler(PlatformHandler):
 
     The api records a use (``use_id`` in the answer: send it with the feedback)."""
 
+    auth_resource = "patterns:library"
+
     @web.authenticated
+    @authorized
+    @authorized_for("write", "contents")  # it changes a file, as the contents api would
     async def post(self, pattern_id: str) -> None:
         body = self.body(InsertBody)
         applied = await self.api_json("POST", f"patterns/{pattern_id}/apply")

@@ -1,3 +1,9 @@
+"""``GET /datazentr/export``: the workspace as a .tar.gz, streamed.
+
+Permission: ``read`` on ``contents`` (the archive holds every file, as the contents api would
+give them; JupyterHub scope ``custom:jupyter_server:read:contents``).
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
@@ -63,7 +70,10 @@ def workspace_files(root: Path, exclude: list[str]) -> Iterator[Path]:
 class ExportHandler(ExtensionHandlerMixin, JupyterHandler):
     """Stream the workspace as .tar.gz without building it in memory or on disk."""
 
+    auth_resource = "contents"
+
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         root = await asyncio.to_thread(
             lambda: Path(self.settings["server_root_dir"]).expanduser().resolve()

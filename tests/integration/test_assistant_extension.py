@@ -33,6 +33,7 @@ from tests.support.asgi import serve_app
 from tests.support.database import seeded_database
 from tests.support.fake_openai import KEY, fake_openai_app
 from tests.support.identity import AnyUserIdentity
+from tests.support.jupyter_scopes import ACTIONS, ScopedAuthorizer, scope
 from tests.support.network import free_port
 
 Fetch = Any
@@ -119,7 +120,14 @@ def model_api(
 
 @pytest.fixture  # type: ignore[no-redef]  # replaces the star-imported pytest-jupyter fixture
 def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"extensions.assistant": True}}}
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"extensions.assistant": True},
+            # JupyterHub's granular permissions; the token holds every scope unless a test
+            # says otherwise.
+            "authorizer_class": ScopedAuthorizer,
+        }
+    }
 
 
 def body(response: Any) -> Any:
@@ -345,6 +353,96 @@ async def test_unauthenticated_requests_are_refused(
     assert refused_ws.value.code == 403
     async with api.client() as own:  # nothing reached the api
         assert (await own.get("assistant/conversations")).json()["conversations"] == []
+
+
+# Every REST handler, a request it answers cheaply once allowed, that answer's status, and
+# the scopes it needs (README: "Permissions").
+NOT_AN_ID = "0" * 32
+HANDLERS: list[tuple[str, tuple[str, ...], dict[str, Any] | None, int, set[str]]] = [
+    ("GET", ("assistant", "status"), None, 200, {scope("read", "assistant:status")}),
+    ("GET", ("session", "usage"), None, 200, {scope("read", "assistant:usage")}),
+    ("POST", ("assistant", "chat"), {"message": " "}, 422, {scope("write", "assistant:chat")}),
+    ("GET", ("assistant", "conversations"), None, 200, {scope("read", "assistant:chat")}),
+    (
+        "GET",
+        ("assistant", "conversations", NOT_AN_ID),
+        None,
+        404,
+        {scope("read", "assistant:chat")},
+    ),
+    (
+        "DELETE",
+        ("assistant", "conversations", NOT_AN_ID),
+        None,
+        404,
+        {scope("write", "assistant:chat")},
+    ),
+    (
+        "POST",
+        ("assistant", "notebook"),
+        {"description": " "},
+        422,
+        {scope("write", "assistant:notebook"), scope("write", "contents")},
+    ),
+]
+# A token with every action on these resources (the ones the handlers here check) but one.
+RESOURCES = ["assistant:status", "assistant:usage", "assistant:chat", "assistant:notebook"]
+RESOURCES += ["assistant:completion", "contents"]
+ALL_SCOPES = {scope(action, resource) for action in ACTIONS for resource in RESOURCES}
+
+
+async def status_of(jp_fetch: Fetch, method: str, parts: tuple[str, ...], payload: Any) -> int:
+    try:
+        response = await jp_fetch(
+            "datazentr",
+            *parts,
+            method=method,
+            body=None if payload is None else json.dumps(payload),
+        )
+    except HTTPClientError as refused:
+        if refused.code == 403:
+            error = json.loads(refused.response.body)["error"]  # type: ignore[union-attr]
+            assert error["status"] == 403 and error["code"] == "forbidden"
+        return refused.code
+    return int(response.code)
+
+
+@pytest.mark.parametrize(
+    ("method", "parts", "payload", "allowed", "needs"),
+    HANDLERS,
+    ids=[f"{method} {'/'.join(parts)}" for method, parts, *_ in HANDLERS],
+)
+async def test_a_token_without_a_needed_scope_is_refused(
+    api: Api,
+    jp_fetch: Fetch,
+    jp_serverapp: Any,
+    method: str,
+    parts: tuple[str, ...],
+    payload: Any,
+    allowed: int,
+    needs: set[str],
+) -> None:
+    authorizer = jp_serverapp.authorizer
+    for missing in sorted(needs):
+        authorizer.scopes = ALL_SCOPES - {missing}
+        assert await status_of(jp_fetch, method, parts, payload) == 403, missing
+    authorizer.scopes = set(needs)  # exactly these: the handler answers
+    assert await status_of(jp_fetch, method, parts, payload) == allowed
+
+
+async def test_inline_completion_needs_its_scope(
+    api: Api, jp_ws_fetch: Fetch, jp_serverapp: Any
+) -> None:
+    needed = scope("execute", "assistant:completion")
+    jp_serverapp.authorizer.scopes = ALL_SCOPES - {needed}
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_ws_fetch("api", "ai", "completion", "inline")
+    assert refused.value.code == 403
+    jp_serverapp.authorizer.scopes = {needed}
+    ws = await jp_ws_fetch("api", "ai", "completion", "inline")
+    reply = await ask(ws, number=1, prefix="import os\nos.path.jo", language="python")
+    assert reply["list"]["items"][0] == {"insertText": "in"}
+    ws.close()
 
 
 def test_the_built_front_end_is_where_local_servers_look() -> None:

@@ -27,6 +27,7 @@ from hub.spawners import extension_package_dir
 from tests.support.asgi import serve_app
 from tests.support.database import seeded_database
 from tests.support.identity import AnyUserIdentity
+from tests.support.jupyter_scopes import ACTIONS, ScopedAuthorizer, scope
 from tests.support.network import free_port
 
 USER = "pat"
@@ -59,7 +60,14 @@ def jp_server_config(api_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     # What the spawner hands every user server: the api's URL and the user's token.
     monkeypatch.setenv("DATAZENTR_API_URL", api_url)
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", f"user:{USER}")
-    return {"ServerApp": {"jpserver_extensions": {"extensions.patterns": True}}}
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"extensions.patterns": True},
+            # JupyterHub's granular permissions; the token holds every scope unless a test
+            # says otherwise.
+            "authorizer_class": ScopedAuthorizer,
+        }
+    }
 
 
 Fetch = Any
@@ -267,6 +275,56 @@ def test_a_server_not_started_by_the_hub_says_so(
     )
     assert status == 503 and body["error"]["code"] == "platform_not_configured"
     assert "not started by the DATAZENtr hub" in body["error"]["message"]
+
+
+# Every REST handler, a request it answers cheaply once allowed, that answer's status, and
+# the scopes it needs (README: "Permissions").
+SOME_PATTERN = "00000000-0000-4000-8000-000000000000"
+HANDLERS: list[tuple[str, tuple[str, ...], dict[str, Any] | None, int, set[str]]] = [
+    ("GET", ("search",), None, 400, {scope("read", "patterns:library")}),
+    ("GET", (SOME_PATTERN,), None, 404, {scope("read", "patterns:library")}),
+    ("POST", (SOME_PATTERN, "feedback"), {}, 400, {scope("write", "patterns:library")}),
+    (
+        "POST",
+        (SOME_PATTERN, "insert"),
+        {},
+        400,
+        {scope("write", "patterns:library"), scope("write", "contents")},
+    ),
+]
+ALL_SCOPES = {
+    scope(action, resource) for action in ACTIONS for resource in ("patterns:library", "contents")
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "parts", "payload", "allowed", "needs"),
+    HANDLERS,
+    ids=[f"{method} {'/'.join(parts)}" for method, parts, *_ in HANDLERS],
+)
+def test_a_token_without_a_needed_scope_is_refused(
+    jp_fetch: Fetch,
+    jp_serverapp: Any,
+    jp_asyncio_loop: asyncio.AbstractEventLoop,
+    method: str,
+    parts: tuple[str, ...],
+    payload: dict[str, Any] | None,
+    allowed: int,
+    needs: set[str],
+) -> None:
+    def status() -> int:
+        body = None if payload is None else json.dumps(payload)
+        code, answer = refused(
+            jp_asyncio_loop, jp_fetch("datazentr", "patterns", *parts, method=method, body=body)
+        )
+        assert answer["error"]["status"] == code
+        return code
+
+    for missing in sorted(needs):
+        jp_serverapp.authorizer.scopes = ALL_SCOPES - {missing}
+        assert status() == 403, missing
+    jp_serverapp.authorizer.scopes = set(needs)  # exactly these: the handler answers
+    assert status() == allowed
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,10 +19,12 @@ import pytest
 
 from api.core.config import Settings
 from hub.spawners import extension_config_dir, extension_package_dir
+from tests.support.jupyter_scopes import ScopedAuthorizer, scope
 from tests.support.network import free_port
 
 TOKEN = "export-test-token-0123456789abcdef"
 REPOSITORY = Path(__file__).resolve().parents[2]
+READ_CONTENTS = scope("read", "contents")
 SERVER_START_TIMEOUT = 120
 
 
@@ -45,9 +47,10 @@ def local_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @contextmanager
-def jupyter_server(workspace: Path, settings: Settings) -> Iterator[str]:
-    """A server process with the local spawner's environment."""
+def jupyter_server(workspace: Path, settings: Settings, scopes: Iterable[str]) -> Iterator[str]:
+    """A server process whose token holds ``scopes`` (JupyterHub's granular permissions)."""
     port = free_port()
+    authorizer = f"{ScopedAuthorizer.__module__}.{ScopedAuthorizer.__name__}"
     env = {
         **os.environ,
         "JUPYTER_CONFIG_PATH": str(extension_config_dir(settings)),
@@ -65,6 +68,8 @@ def jupyter_server(workspace: Path, settings: Settings) -> Iterator[str]:
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.token={TOKEN}",
             f"--ServerApp.root_dir={workspace}",
+            f"--ServerApp.authorizer_class={authorizer}",
+            *(f"--ScopedAuthorizer.scopes={granted}" for granted in sorted(scopes)),
         ],
         env=env,
         cwd=workspace,
@@ -76,7 +81,7 @@ def jupyter_server(workspace: Path, settings: Settings) -> Iterator[str]:
     try:
         while True:
             try:
-                httpx.get(f"{url}/api/status")
+                httpx.get(f"{url}/api/status")  # any answer (this token may not read it)
                 break
             except httpx.HTTPError:
                 pass
@@ -90,7 +95,8 @@ def jupyter_server(workspace: Path, settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server(workspace: Path, local_settings: Settings) -> Iterator[str]:
-    with jupyter_server(workspace, local_settings) as url:
+    """The token holds exactly the scope the export needs."""
+    with jupyter_server(workspace, local_settings, [READ_CONTENTS]) as url:
         yield url
 
 
@@ -118,3 +124,15 @@ def test_export_needs_the_users_token(server: str) -> None:
     refused = httpx.get(f"{server}/datazentr/export", follow_redirects=False)
     assert refused.status_code in (302, 401, 403)
     assert not refused.content.startswith(b"\x1f\x8b")  # no archive without a token
+
+
+def test_a_token_without_read_on_contents_is_refused(
+    workspace: Path, local_settings: Settings
+) -> None:
+    # Everything else: writing and running anything, reading the server's other resources.
+    others = {scope("write", "*"), scope("execute", "*")}
+    others |= {scope("read", r) for r in ("api", "kernels", "sessions", "assistant:status")}
+    with jupyter_server(workspace, local_settings, others) as url:
+        refused = export(url)
+    assert refused.status_code == 403
+    assert not refused.content.startswith(b"\x1f\x8b")  # no archive

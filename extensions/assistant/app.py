@@ -32,6 +32,12 @@ class AssistantApp(PlatformExtensionApp):
         help="Seconds the api's engine status is reused before asking again "
         "(inline completion asks it on every keystroke).",
     )
+    status_timeout = Float(
+        5.0,
+        config=True,
+        help="Seconds to wait for the api's engine status before saying the offline engine "
+        "answers.",
+    )
     completion_timeout = Float(
         2.0,
         config=True,
@@ -43,7 +49,9 @@ class AssistantApp(PlatformExtensionApp):
 
     def initialize_settings(self) -> None:
         super().initialize_settings()
-        self.engine_status = EngineStatus(self.platform, ttl=self.status_ttl)
+        self.engine_status = EngineStatus(
+            self.platform, ttl=self.status_ttl, timeout=self.status_timeout
+        )
         self.completer = JediCompleter(
             max_items=self.max_completions,
             root_dir=self.serverapp.root_dir if self.serverapp else None,

@@ -9,13 +9,13 @@ from typing import Any
 from ..platform_client import ApiUnavailable, PlatformApi
 
 OFFLINE_NOTICE = "the offline engine (pattern library and jedi completions) answers"
-STATUS_TIMEOUT = 5.0
 
 
 class EngineStatus:
-    def __init__(self, platform: PlatformApi, ttl: float) -> None:
+    def __init__(self, platform: PlatformApi, ttl: float, timeout: float = 5.0) -> None:
         self.platform = platform
         self.ttl = ttl
+        self.timeout = timeout
         self._status: dict[str, Any] | None = None
         self._at = 0.0
 
@@ -25,9 +25,7 @@ class EngineStatus:
         if not fresh and self._status is not None and now - self._at < self.ttl:
             return self._status
         try:
-            response = await self.platform.request(
-                "GET", "assistant/status", seconds=STATUS_TIMEOUT
-            )
+            response = await self.platform.request("GET", "assistant/status", seconds=self.timeout)
             if response.status_code != 200:
                 raise ValueError(
                     f"The platform api answered {response.status_code} to a status request"

@@ -5,6 +5,8 @@ misbehaves on request, by model name:
 
 - ``flaky-429`` answers 429 once, ``flaky-500`` 500 twice, ``always-500`` always;
 - ``slow`` waits 3 s, ``malformed`` sends broken JSON, ``html`` sends a web page;
+- ``hang`` never answers: it waits until the client drops the request (at most
+  ``HANG_SECONDS``) and counts that under ``"hang:dropped"``;
 - ``no-usage`` leaves out the token counts;
 - any name in ``scripts`` replies with the parts its function returns for the request body;
   a name ending in ``-slowly`` sends them 0.2 s apart;
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -25,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 KEY = "test-key-0123456789"
+HANG_SECONDS = 300.0
 
 Script = Callable[[dict[str, Any]], list[str]]
 
@@ -61,6 +65,14 @@ def fake_openai_app(
             return JSONResponse({"error": {"message": "oops"}}, status_code=500)
         if model == "slow":
             await asyncio.sleep(3)
+        if model == "hang":
+            deadline = time.monotonic() + HANG_SECONDS
+            while time.monotonic() < deadline:
+                if await request.is_disconnected():
+                    calls["hang:dropped"] += 1
+                    break
+                await asyncio.sleep(0.05)
+            return Response(status_code=504)
         if model == "malformed":
             return Response("data: {not json\n\n", media_type="text/event-stream")
         if model == "html":

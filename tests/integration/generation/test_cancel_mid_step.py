@@ -16,11 +16,13 @@ from api.generation.agents import default_agents
 from api.generation.agents.base import Phase, StepContext, StepOutcome
 from api.generation.llm import LLMProvider
 from api.generation.pipeline import run_project
+from api.generation.sandbox import Limits
 from api.models import Project
 from api.patterns.embedder import Embedder
 from tests.support.asgi import serve_app
-from tests.support.fake_openai import KEY, fake_openai_app
+from tests.support.fake_openai import HANG_SECONDS, KEY, fake_openai_app
 from tests.support.generation import events_of, new_project
+from tests.support.waiting import PATIENCE_SECONDS, eventually
 
 
 class SlowTests:
@@ -80,10 +82,12 @@ async def test_a_cancel_kills_a_running_gate_and_its_processes(
 
     await wait_for(pytest_runs, 60)
     cancelled_at = await cancel(gen_db, project_id)
-    assert await asyncio.wait_for(job, 10) == "cancelled"
+    assert await asyncio.wait_for(job, Limits().wall_seconds) == "cancelled"
     took = time.perf_counter() - cancelled_at
     print(f"cancel during a gate: {took:.2f} s")
-    assert took < 2.0, f"the cancel took {took:.2f} s"
+    # Not a speed limit: a cancel that waited for the step would have lasted until the
+    # sandbox's own time limit ended the one-minute test.
+    assert took < Limits().wall_seconds, f"the cancel waited for the gate ({took:.2f} s)"
     assert sandboxed() == []
     events = await events_of(gen_db, project_id)
     assert not any(e.type == "step.completed" and e.step == "quality_gates" for e in events)
@@ -97,20 +101,22 @@ async def test_a_cancel_drops_a_model_request_in_flight(
 ) -> None:
     app, calls, _bodies = fake_openai_app()
     with serve_app(app) as url:
-        llm = LLMProvider(f"{url}/v1", "slow", api_key=KEY)  # answers after 3 s
+        # The model never answers and the client would wait longer than this test: only a
+        # cancel that drops the request ends the job.
+        llm = LLMProvider(f"{url}/v1", "hang", api_key=KEY, timeout=HANG_SECONDS)
         project_id = await new_project(gen_db, "A rate limiter utility using a token bucket")
         job = asyncio.create_task(run_project(gen_db, embedder, project_id, llm=llm))
 
         async def asking() -> bool:
             assert not job.done(), job.result()
-            return calls["slow"] > 0
+            return calls["hang"] > 0
 
-        await wait_for(asking, 30)
+        await wait_for(asking, PATIENCE_SECONDS)
         cancelled_at = await cancel(gen_db, project_id)
-        assert await asyncio.wait_for(job, 10) == "cancelled"
+        assert await asyncio.wait_for(job, PATIENCE_SECONDS) == "cancelled"
         took = time.perf_counter() - cancelled_at
+        await eventually(lambda: calls["hang:dropped"] == 1, what="the model request dropped")
     print(f"cancel during a model request: {took:.2f} s")
-    assert took < 1.5, f"the cancel took {took:.2f} s"
-    assert calls["slow"] == 1
+    assert calls["hang"] == 1
     events = await events_of(gen_db, project_id)
     assert not any(e.type == "step.completed" and e.step == "architect" for e in events)

@@ -13,14 +13,6 @@ from tests.support.hub import TINY_PLAN, Hub, HubUser
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def hub(new_user: HubUser) -> Iterator[Hub]:
-    hub = Hub(new_user)
-    yield hub
-    for server in list(hub.servers()):
-        hub.stop(server)
-
-
 @pytest.fixture(scope="session")
 def admin_api(admin: HubUser) -> Iterator[httpx.Client]:
     client = httpx.Client(

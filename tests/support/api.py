@@ -10,10 +10,11 @@ import httpx
 
 from api.auth import HubIdentity
 from api.core.config import Settings
+from api.core.names import API_PREFIX
 from api.main import create_app
 from tests.support.identity import AnyUserIdentity, as_user
 
-PREFIX = "/services/api"
+PREFIX = API_PREFIX.rstrip("/")
 # ``async with api_factory(llm_model=...) as client``: an api with those settings overridden.
 ApiFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 TENANTS = {"acme": ("alice", "bob"), "globex": ("carol",)}

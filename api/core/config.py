@@ -59,7 +59,47 @@ class Settings(BaseSettings):
     open_signup: bool = Field(
         default=True, description="New local accounts can sign in without admin approval."
     )
-    authenticator: Literal["native"] = "native"
+    authenticator: Literal["native", "platform"] = Field(
+        default="native",
+        description="native: JupyterHub's NativeAuthenticator pages. platform: the api is the "
+        "identity broker (its own sign-up and sign-in pages, e-mail verification, magic links, "
+        "password reset); the hub signs in through its OpenID Connect provider.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The platform's address as people reach it (links in mails, the OpenID "
+        "Connect issuer). Unset: http://HUB_IP:HUB_PORT/.",
+    )
+    product_name: str = Field(
+        default="DATAZENtr", description="The product's name on pages and in mails."
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="The SMTP server that sends the platform's mail. Unset: mails are written "
+        "to the outbox in the data dir (outbox/), where `make up` says to look.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls: plain connection upgraded with STARTTLS (port 587); tls: TLS "
+        "from the start (port 465); none: no encryption (a relay on this machine only).",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if needed.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    mail_from: str = Field(
+        default="DATAZENtr <no-reply@localhost>",
+        description="The From address of the platform's mail.",
+    )
+    signup_email_domains: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated e-mail domains that may sign up (e.g. example.edu). "
+        "Empty: any address.",
+    )
+    academic_email_domains: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated academic domains: a verified address on one of them "
+        "makes an account a verified student (for the student plan).",
+    )
     spawner: Literal["auto", "local", "docker", "kubernetes"] = Field(
         default="auto",
         description="auto: Docker when an engine answers (DOCKER_HOST or the default "
@@ -185,6 +225,15 @@ class Settings(BaseSettings):
             return frozenset(name.strip() for name in value.split(",") if name.strip())
         return value
 
+    @field_validator("signup_email_domains", "academic_email_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | set | frozenset | tuple):
+            return frozenset(str(d).strip().lower().lstrip("@") for d in value if str(d).strip())
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -233,6 +282,11 @@ class Settings(BaseSettings):
         return f"http://{self.hub_ip}:{self.hub_port}/"
 
     @property
+    def public_base_url(self) -> str:
+        """The platform's public address, with a trailing slash."""
+        return (self.public_url or self.hub_url).rstrip("/") + "/"
+
+    @property
     def api_url_for_servers(self) -> str:
         """Where the platform's extensions in a user's server call the api (no trailing /)."""
         if self.server_api_url:
@@ -278,7 +332,9 @@ class Settings(BaseSettings):
 
 # Settings that grant access to something (a database password may sit in the URL). A
 # child that must not hold them gets ``child_environment(with_secrets=False)``.
-SECRET_FIELDS = frozenset({"secret_key", "llm_api_key", "embeddings_api_key", "database_url"})
+SECRET_FIELDS = frozenset(
+    {"secret_key", "llm_api_key", "embeddings_api_key", "database_url", "smtp_password"}
+)
 
 
 def environment_name(field: str) -> str:

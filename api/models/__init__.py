@@ -1,5 +1,12 @@
 """SQLAlchemy 2 models of the platform database. Import from here so metadata is complete."""
 
+from api.models.account import (
+    Account,
+    AccountIdentity,
+    AccountSession,
+    AccountToken,
+    SignInAttempt,
+)
 from api.models.assistant import AssistantConversation, AssistantMessage, AssistantUsage
 from api.models.base import Base
 from api.models.event import Event
@@ -12,6 +19,10 @@ from api.models.tenant import Tenant
 from api.models.usage import ServerSession
 
 __all__ = [
+    "Account",
+    "AccountIdentity",
+    "AccountSession",
+    "AccountToken",
     "AssistantConversation",
     "AssistantMessage",
     "AssistantUsage",
@@ -29,6 +40,7 @@ __all__ = [
     "Project",
     "ProjectEvent",
     "ServerSession",
+    "SignInAttempt",
     "Tenant",
     "UserProfile",
 ]

@@ -17,6 +17,8 @@ TABLES |= {
     "marketplace_ratings",
     "marketplace_installs",
 }
+TABLES |= {"accounts", "account_identities", "account_tokens", "account_sessions"}
+TABLES |= {"sign_in_attempts"}
 # procrastinate's job queue: its schema is its own (migration 0004 applies it as shipped).
 PROCRASTINATE_TABLES = {
     "procrastinate_jobs",

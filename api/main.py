@@ -20,6 +20,7 @@ from api.core.db import Database
 from api.core.names import API_PREFIX
 from api.dashboard_credentials import DashboardCredentialIdentity
 from api.errors import install_error_handlers
+from api.identity.provider import start_provider
 from api.routes import (
     admin,
     assistant,
@@ -28,6 +29,7 @@ from api.routes import (
     marketplace,
     me,
     oauth,
+    oidc,
     patterns,
     project_stream,
     projects,
@@ -72,10 +74,15 @@ def create_app(
             settings.dashboards_credential_key,
             max_age_seconds=settings.dashboards_credential_minutes * 60,
         )
+        # With the platform's own sign-in, the api is the hub's OpenID Connect provider.
+        provider = (
+            await start_provider(settings, db) if settings.authenticator == "platform" else None
+        )
         for target in (app, inner):
             target.state.settings = settings
             target.state.database = db
             target.state.identity = who
+            target.state.identity_provider = provider
         try:
             yield
         finally:
@@ -95,6 +102,7 @@ def create_app(
         project_stream,
         assistant,
         oauth,
+        oidc,
     ):
         inner.include_router(module.router)
     install_error_handlers(inner)

@@ -11,6 +11,7 @@ from api.models.assistant import AssistantConversation, AssistantMessage, Assist
 from api.models.base import Base
 from api.models.event import Event
 from api.models.marketplace import Bundle, BundleInstall, BundlePattern, BundleRating
+from api.models.oidc import OAuthAuthorizationCode, OAuthClient, OAuthSigningKey, OAuthToken
 from api.models.pattern import Pattern, PatternUse, PatternVersion, PatternVote
 from api.models.plan import Plan
 from api.models.profile import UserProfile
@@ -32,6 +33,10 @@ __all__ = [
     "BundlePattern",
     "BundleRating",
     "Event",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthSigningKey",
+    "OAuthToken",
     "Pattern",
     "PatternUse",
     "PatternVersion",

@@ -1,0 +1,1 @@
+"""The api as OpenID Connect provider, on the real database."""

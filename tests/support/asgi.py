@@ -15,10 +15,11 @@ START_TIMEOUT = 10.0
 
 
 @contextmanager
-def serve_app(app: ASGIApp, *, lifespan: bool = False) -> Iterator[str]:
-    """Serve an ASGI app on a free loopback port in a thread; yields its base URL."""
+def serve_app(app: ASGIApp, *, lifespan: bool = False, port: int = 0) -> Iterator[str]:
+    """Serve an ASGI app on a loopback port (a free one unless ``port`` says) in a thread;
+    yields its base URL."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on" if lifespan else "off")
     server = uvicorn.Server(config)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from api.deps import QuotaService, SessionDep, SettingsDep
+from api.identity.spawn_gate import unverified_refusal
 from api.schemas.usage import (
     HeartbeatIn,
     HeartbeatOut,
@@ -29,13 +30,21 @@ router = APIRouter(prefix="/internal", tags=["internal"])
 
 
 @router.post("/spawn-policy", response_model=SpawnPolicyOut)
-async def spawn_policy(body: SpawnPolicyIn, _: QuotaService, session: SessionDep) -> SpawnPolicyOut:
+async def spawn_policy(
+    body: SpawnPolicyIn, _: QuotaService, session: SessionDep, settings: SettingsDep
+) -> SpawnPolicyOut:
     budget = await budget_for(session, body.user, datetime.now(UTC))
     plan = budget.plan
-    allowed = not budget.exhausted
+    unverified = await unverified_refusal(session, settings, body.user)
+    allowed = not budget.exhausted and unverified is None
+    message = ""
+    if unverified is not None:
+        message = unverified
+    elif not allowed:
+        message = await refusal_message(session, budget)
     return SpawnPolicyOut(
         allowed=allowed,
-        message="" if allowed else await refusal_message(session, budget),
+        message=message,
         limits=LimitsOut(
             plan_code=plan.code,
             plan_name=plan.name,

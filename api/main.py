@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import __version__
+from api.accounts import pages as account_pages
 from api.auth import HubIdentity
 from api.core.config import Settings, get_settings
 from api.core.db import Database
@@ -103,6 +104,7 @@ def create_app(
         assistant,
         oauth,
         oidc,
+        account_pages,
     ):
         inner.include_router(module.router)
     install_error_handlers(inner)

@@ -28,6 +28,7 @@ from types import FrameType
 import httpx
 from pydantic import ValidationError
 
+from api.accounts.mail import outbox_dir
 from api.core import migrate
 from api.core.config import ConfigError, Settings
 from api.core.names import API_PREFIX
@@ -142,14 +143,24 @@ def _banner(settings: Settings, seconds: float) -> str:
             f"{url}hub/signup."
         )
     database = "embedded PostgreSQL" if settings.uses_embedded_postgres else "DATABASE_URL"
+    if settings.authenticator == "platform":
+        sign_up = f"{url}{API_PREFIX.lstrip('/')}accounts/sign-up"
+    else:
+        sign_up = f"{url}hub/signup"
+    if settings.smtp_host:
+        mail = f"sent via {settings.smtp_host}:{settings.smtp_port}"
+    else:
+        # A single machine without SMTP still verifies its first accounts: from the outbox.
+        mail = f"no SMTP server set; mails are written to {outbox_dir(settings)}"
     return "\n".join(
         [
             "",
             f"  DATAZENtr is running at {url}   (ready in {seconds:.1f}s)",
-            f"  Sign up:   {url}hub/signup",
+            f"  Sign up:   {sign_up}",
             f"  API docs:  {url}{API_PREFIX.lstrip('/')}docs",
             f"  {admin_line}",
             f"  Data dir:  {settings.data_dir}  (database: {database})",
+            f"  Mail:      {mail}",
             "  Stop:      Ctrl-C",
             "",
         ]

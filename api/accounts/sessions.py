@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import Request, Response
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from api.core.config import Settings
 from api.core.names import API_PREFIX
@@ -117,9 +118,19 @@ async def current_session(request: Request, db_session: AsyncSession) -> Account
     if value.get("epoch") != account.session_epoch:
         return None
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
-        row.last_seen_at = now
-        await db_session.commit()
+        await _touch(db_session, row, now)
     return row
+
+
+async def _touch(db_session: AsyncSession, row: AccountSession, now: datetime) -> None:
+    """Record that the session was seen, in a transaction of its own: reading who is signed
+    in must not commit the caller's unfinished work."""
+    async with AsyncSession(db_session.bind) as own:
+        await own.execute(
+            update(AccountSession).where(AccountSession.id == row.id).values(last_seen_at=now)
+        )
+        await own.commit()
+    set_committed_value(row, "last_seen_at", now)
 
 
 async def current_account(request: Request, db_session: AsyncSession) -> Account | None:

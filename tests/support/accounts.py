@@ -1,12 +1,24 @@
-"""Accounts made directly in the database, for tests that need someone who already exists."""
+"""Accounts for tests: made directly in the database, or through the account pages
+(an in-process browser that reads form tokens and follows mailed links)."""
 
 from __future__ import annotations
 
+import random
+import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
+from api.core.config import Settings
 from api.core.db import Database
+from api.main import create_app
 from api.models.account import Account
+from tests.support.identity import AnyUserIdentity
+from tests.support.smtp import SmtpServer
 
 
 def fresh_email(tag: str = "person") -> str:
@@ -40,3 +52,69 @@ async def create_account(
         session.add(account)
         await session.commit()
     return account
+
+
+# The account pages in this process -------------------------------------------------------
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def random_client_address() -> str:
+    """A client address of its own, so one test's failed sign-ins never lock out another's."""
+    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def mail_settings(settings: Settings, smtp: SmtpServer, **overrides: object) -> Settings:
+    """``settings`` sending mail to the test server (plain SMTP), links on ``http://hub``."""
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "smtp_security": "none",
+            "public_url": "http://hub",
+            **overrides,
+        }
+    )
+
+
+@asynccontextmanager
+async def account_pages(
+    settings: Settings, *, client_address: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser on the api's pages: base URL ``http://hub``, cookies kept, redirects not
+    followed (tests look at them), from ``client_address`` (random by default)."""
+    app = create_app(settings, identity=AnyUserIdentity())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(
+            app=app, client=(client_address or random_client_address(), 50000)
+        )
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://hub", timeout=120
+        ) as client:
+            yield client
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    assert match, "the page has no form token"
+    return match.group(1)
+
+
+async def submit(
+    client: httpx.AsyncClient, path: str, data: dict[str, str], *, page: str | None = None
+) -> httpx.Response:
+    """Open the form's page (``page`` or ``path``), then send the form with its token."""
+    shown = await client.get(page or path)
+    assert shown.status_code == 200, shown.text
+    return await client.post(path, data={**data, "csrf_token": csrf_token(shown.text)})
+
+
+def link_path(url: str) -> str:
+    """A mailed link as a path for the in-process client (``http://hub`` dropped)."""
+    parts = urlsplit(url)
+    assert parts.netloc == "hub", url
+    return f"{parts.path}?{parts.query}"
+
+
+def token_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["token"][0]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request, Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import select, update
 
 from api.accounts.sessions import (
     SESSION_COOKIE,
@@ -22,6 +20,7 @@ from api.accounts.sessions import (
 from api.core.config import Settings
 from api.core.db import Database
 from api.core.names import API_PREFIX
+from api.deps import SessionDep
 from api.models import Event
 from api.models.account import Account, AccountSession
 from tests.support.accounts import create_account
@@ -31,27 +30,24 @@ def session_app(settings: Settings, database: Database) -> FastAPI:
     """A small app under the api's prefix that signs in, reads and ends sessions."""
     app = FastAPI()
     app.state.settings = settings
-
-    async def db() -> AsyncIterator[AsyncSession]:
-        async with database.sessionmaker() as session:
-            yield session
-
-    Db = Annotated[AsyncSession, Depends(db)]
+    app.state.database = database
 
     @app.post(f"{API_PREFIX}test/sign-in/{{username}}")
-    async def sign_in(username: str, request: Request, response: Response, session: Db) -> str:
+    async def sign_in(
+        username: str, request: Request, response: Response, session: SessionDep
+    ) -> str:
         account = await session.scalar(select(Account).where(Account.username == username))
         assert account is not None
         await start_session(request, response, session, account, "password")
         return "ok"
 
     @app.get(f"{API_PREFIX}test/who")
-    async def who(request: Request, session: Db) -> str | None:
+    async def who(request: Request, session: SessionDep) -> str | None:
         account = await current_account(request, session)
         return account.username if account else None
 
     @app.post(f"{API_PREFIX}test/sign-out")
-    async def sign_out(request: Request, response: Response, session: Db) -> str:
+    async def sign_out(request: Request, response: Response, session: SessionDep) -> str:
         await end_session(request, response, session)
         return "ok"
 
@@ -151,3 +147,24 @@ async def test_signing_in_again_replaces_the_old_session(
     assert await who(client) == second.username
     client.cookies.set(SESSION_COOKIE, before)
     assert await who(client) is None
+
+
+async def test_reading_a_session_records_when_it_was_last_seen(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    account = await create_account(database)
+    await client.post(f"{API_PREFIX}test/sign-in/{account.username}")
+    long_ago = datetime.now(UTC) - timedelta(hours=3)
+    async with database.sessionmaker() as session:
+        await session.execute(
+            update(AccountSession)
+            .where(AccountSession.account_id == account.id)
+            .values(last_seen_at=long_ago)
+        )
+        await session.commit()
+    assert await who(client) == account.username
+    async with database.sessionmaker() as session:
+        row = await session.scalar(
+            select(AccountSession).where(AccountSession.account_id == account.id)
+        )
+    assert row is not None and row.last_seen_at > long_ago + timedelta(hours=2)

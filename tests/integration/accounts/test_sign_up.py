@@ -9,10 +9,19 @@ import httpx
 from sqlalchemy import select
 
 from api.accounts import links
+from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event
 from api.models.account import Account, AccountToken
-from tests.support.accounts import create_account, fresh_email, link_path, submit, token_of
+from tests.support.accounts import (
+    account_pages,
+    create_account,
+    fresh_email,
+    link_path,
+    mail_settings,
+    submit,
+    token_of,
+)
 from tests.support.smtp import SmtpServer
 
 PAGES = "/services/api/accounts"
@@ -192,3 +201,32 @@ async def test_tampered_and_expired_links_say_so_and_offer_a_new_one(
         browser, f"{PAGES}/verify", {"token": token_of(new_link)}, page=f"{PAGES}/forgot"
     )
     assert used.status_code == 303
+
+
+async def test_an_operator_can_close_sign_up_or_keep_it_to_some_domains(
+    migrated: Settings, smtp: SmtpServer, database: Database
+) -> None:
+    closed = mail_settings(migrated, smtp, open_signup=False)
+    async with account_pages(closed) as browser:
+        page = await browser.get(f"{PAGES}/sign-up")
+        assert page.status_code == 403 and "Sign-up is closed" in page.text
+        await browser.get(f"{PAGES}/sign-in")  # a page with a form token
+        email = fresh_email()
+        answer = await submit(
+            browser,
+            f"{PAGES}/sign-up",
+            {"name": "Ada", "email": email, "password": PASSWORD, "terms": "yes"},
+            page=f"{PAGES}/forgot",
+        )
+        assert answer.status_code == 403 and await account_by_email(database, email) is None
+
+    some = mail_settings(migrated, smtp, signup_email_domains=frozenset({"uni.example"}))
+    async with account_pages(some) as browser:
+        page = await browser.get(f"{PAGES}/sign-up")
+        assert "Sign-up is open to addresses at uni.example." in page.text
+        outside = await sign_up(browser, fresh_email())
+        assert outside.status_code == 422 and "uni.example only" in outside.text
+        inside = fresh_email().replace("example.org", "cs.uni.example")
+        assert (await sign_up(browser, inside)).status_code == 200
+        assert await account_by_email(database, inside) is not None
+    assert smtp.inbox.count() == 1

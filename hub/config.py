@@ -71,12 +71,18 @@ def dashboards_service(settings: Settings) -> dict[str, Any]:
         "name": DASHBOARDS_SERVICE,
         "display": True,
         "url": f"http://127.0.0.1:{port}",
+        "timeout": SERVICE_START_TIMEOUT_SECONDS,
         "command": [sys.executable, "-m", "hub.dashboards"],
         "cwd": str(PROJECT_ROOT),
         "environment": settings.child_environment(with_secrets=False) | _UNBUFFERED,
         "oauth_no_confirm": True,
     }
 
+
+# How long the hub waits for a managed service's URL to answer before it gives up and exits
+# (JupyterHub's default is 30 s). The api's cold start imports ONNX Runtime and the embedder:
+# on a busy 2-core machine that took 31 s, so the hub waits as long as `make up` does.
+SERVICE_START_TIMEOUT_SECONDS = 120
 
 # Services log as they go, so the hub's log interleaves them in order.
 _UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
@@ -97,6 +103,7 @@ def apply_services(settings: Settings, c: Any) -> None:
             "name": API_SERVICE,
             "display": True,
             "url": f"http://127.0.0.1:{settings.api_port}",
+            "timeout": SERVICE_START_TIMEOUT_SECONDS,
             "command": [sys.executable, "-m", "api"],
             "cwd": str(PROJECT_ROOT),
             "environment": service_env,

@@ -164,3 +164,15 @@ def test_auto_falls_back_to_local_processes_without_a_docker_engine(
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
     assert hub_config.resolve_spawner(settings_for(tmp_path)) == "local"
     assert hub_config.resolve_spawner(settings_for(tmp_path, spawner="docker")) == "docker"
+
+
+def test_services_with_a_url_get_as_long_to_start_as_the_platform(tmp_path: Path) -> None:
+    """A slow cold start on a busy machine must not make the hub give up on the api."""
+    from hub.config import SERVICE_START_TIMEOUT_SECONDS
+    from hub.launcher import READY_TIMEOUT_SECONDS
+
+    c = built(settings_for(tmp_path))
+    with_url = [service for service in c.JupyterHub.services if "url" in service]
+    assert {service["name"] for service in with_url} == {"api", "dashboards"}
+    assert all(service["timeout"] >= READY_TIMEOUT_SECONDS for service in with_url)
+    assert SERVICE_START_TIMEOUT_SECONDS >= READY_TIMEOUT_SECONDS

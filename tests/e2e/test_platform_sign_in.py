@@ -5,20 +5,25 @@ OpenID Connect provider and back, and the hub knows the person as their account 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
+from sqlalchemy import update
 
+from api.accounts.passwords import hash_password
 from api.accounts.sessions import SESSION_COOKIE, SIGN_IN_PATH
 from api.core.config import Settings
 from api.core.db import Database
 from api.models.account import Account
-from tests.support.accounts import create_account
+from tests.support.accounts import create_account, fresh_email
 from tests.support.artifacts import artifact_path
 from tests.support.broker import signed_in_cookie
 from tests.support.platform import Platform, leftover_processes, start_platform, stop_platform
@@ -148,3 +153,42 @@ def test_an_unverified_account_signs_in_but_starts_no_server(brokered: Platform)
         assert "Verify your e-mail address" in refused.json()["message"]
         assert str(unverified.account.email) in refused.json()["message"]
         assert hub.get(f"/users/{name}").json()["servers"] == {}
+
+
+def test_a_person_signs_in_with_their_password_in_a_browser(
+    brokered: Platform, browser: Browser
+) -> None:
+    email, password = fresh_email(), "an-unusual-passphrase-for-tests-93"
+    settings = Settings(_env_file=None, data_dir=brokered.data_dir)
+
+    async def make() -> Account:
+        database = Database(settings.sqlalchemy_url)
+        try:
+            account = await create_account(
+                database, email=email, password_hash=await hash_password(password)
+            )
+            async with database.sessionmaker() as session:
+                await session.execute(
+                    update(Account)
+                    .where(Account.id == account.id)
+                    .values(profile_completed_at=datetime.now(UTC))
+                )
+                await session.commit()
+        finally:
+            await database.dispose()
+        return account
+
+    account = run_async(make())
+    page = browser.new_page()
+    try:
+        page.goto(f"{brokered.url}/hub/login")
+        page.wait_for_url(re.compile(re.escape(f"{brokered.url}{SIGN_IN_PATH}") + r"\?next="))
+        page.screenshot(path=artifact_path("platform-sign-in.png"))
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("button[value=password]")
+        page.wait_for_url(f"{brokered.url}/hub/home")
+        page.screenshot(path=artifact_path("platform-sign-in-hub-home.png"))
+        assert account.username in page.content()
+    finally:
+        page.close()

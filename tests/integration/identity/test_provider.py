@@ -303,3 +303,30 @@ async def test_with_native_sign_in_the_provider_is_off(broker_settings: Settings
         response = await client.get("/.well-known/openid-configuration")
     assert response.status_code == 404
     assert "DATAZENTR_AUTHENTICATOR=platform" in response.json()["error"]["message"]
+
+
+async def test_malformed_requests_get_oauth_errors_not_server_errors(
+    broker: httpx.AsyncClient, broker_settings: Settings
+) -> None:
+    _, challenge = pkce_pair()
+    params = hub_authorize_params(broker_settings, challenge)
+    for query in (
+        {},
+        {"client_id": "nobody"},
+        params | {"client_id": "nobody"},
+        params | {"response_type": "token"},
+        params | {"scope": "admin"},
+    ):
+        response = await broker.get("/oauth2/authorize", params=query)
+        assert 300 <= response.status_code < 500, (query, response.text)
+    for form in (
+        {},
+        {"grant_type": "password", "username": "a", "password": "b"},
+        {"grant_type": "authorization_code", "code": "made-up"},
+        {"grant_type": "refresh_token", "refresh_token": "made-up"},
+    ):
+        response = await broker.post("/oauth2/token", data=form)
+        assert 400 <= response.status_code < 500, (form, response.text)
+        assert "error" in response.json()
+    as_json = await broker.post("/oauth2/token", json={"grant_type": "authorization_code"})
+    assert 400 <= as_json.status_code < 500

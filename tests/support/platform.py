@@ -99,8 +99,9 @@ def start_platform(data_dir: Path, log_path: Path, **env: str) -> Platform:
     deadline = time.monotonic() + READY_TIMEOUT
     while "DATAZENtr is running at" not in log_path.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"platform did not start:\n{platform.log_tail()}")
+            tail = platform.log_tail()
+            _stop_everything(platform)
+            raise RuntimeError(f"platform did not start:\n{tail}")
         time.sleep(0.2)
     platform.record_processes()
     return platform
@@ -113,8 +114,26 @@ def stop_platform(platform: Platform) -> int:
     try:
         return platform.process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        platform.process.kill()
+        _stop_everything(platform)
         raise
+
+
+def _stop_everything(platform: Platform) -> None:
+    """A platform that failed to start or to stop: Ctrl-C for the launcher, then kill what
+    is still running, so no hub, proxy or Postgres is left behind for the next test."""
+    platform.record_processes()
+    if platform.process.poll() is None:
+        platform.process.send_signal(signal.SIGINT)
+        try:
+            platform.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            platform.process.kill()
+            platform.process.wait()
+    for pid in _alive(platform.seen_pids) | _processes_using(platform.data_dir):
+        try:
+            psutil.Process(pid).kill()
+        except psutil.NoSuchProcess:
+            continue
 
 
 def leftover_processes(platform: Platform, grace: float = 15) -> list[str]:

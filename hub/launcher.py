@@ -131,22 +131,20 @@ def _wait_until_ready(settings: Settings, hub: subprocess.Popen[bytes]) -> None:
 
 def _banner(settings: Settings, seconds: float) -> str:
     url = settings.hub_url
-    admins = ", ".join(sorted(settings.admin_users))
-    if admins:
-        admin_line = (
-            f"Admins: {admins}. An admin signs up at {url}hub/signup with that name the first time."
-        )
-    else:
-        admin_line = (
-            f"No admin yet. To create one: stop (Ctrl-C), run "
-            f"`DATAZENTR_ADMIN_USERS=yourname make up`, then sign up as yourname at "
-            f"{url}hub/signup."
-        )
-    database = "embedded PostgreSQL" if settings.uses_embedded_postgres else "DATABASE_URL"
     if settings.authenticator == "platform":
         sign_up = f"{url}{API_PREFIX.lstrip('/')}accounts/sign-up"
     else:
         sign_up = f"{url}hub/signup"
+    admins = ", ".join(sorted(settings.admin_users))
+    if admins:
+        admin_line = f"Admins: {admins}. An admin signs up at {sign_up} the first time."
+    else:
+        admin_line = (
+            f"No admin yet. To create one: stop (Ctrl-C), run "
+            f"`DATAZENTR_ADMIN_USERS=yourname make up`, then sign up as yourname at "
+            f"{sign_up}."
+        )
+    database = "embedded PostgreSQL" if settings.uses_embedded_postgres else "DATABASE_URL"
     if settings.smtp_host:
         mail = f"sent via {settings.smtp_host}:{settings.smtp_port}"
     else:

@@ -86,6 +86,37 @@ async def _mail(
     await mailer.send(compose(settings, to=to, template=template, **context))
 
 
+async def _mail_link(
+    db_session: AsyncSession,
+    settings: Settings,
+    mailer: Mailer,
+    account: Account,
+    *,
+    purpose: str,
+    email: str,
+    payload: dict[str, Any] | None = None,
+    event: str | None = None,
+    **lifetime: int,
+) -> None:
+    """Issue a single-use link for ``account``, commit it (with ``event``), then mail it
+    to ``email`` with the template named like the purpose and the link's ``lifetime``."""
+    token = await links.issue_link(
+        db_session, purpose=purpose, email=email, account_id=account.id, payload=payload
+    )
+    if event is not None:
+        _event(db_session, account, event)
+    await db_session.commit()
+    await _mail(
+        settings,
+        mailer,
+        to=email,
+        template=purpose,
+        name=account.display_name or account.username,
+        url=links.link_url(settings, purpose, token),
+        **lifetime,
+    )
+
+
 async def _limit_mails(db_session: AsyncSession, purpose: str, email: str) -> None:
     """Refuse (for any address alike) after a few mails of one kind; else count this one."""
     limit = ratelimit.mail_limit(purpose, email)
@@ -142,19 +173,9 @@ async def sign_up(
         )
         return
     account = await _create_account(db_session, name=name, email=email, password_hash=password_hash)
-    token = await links.issue_link(
-        db_session, purpose="verify_email", email=email, account_id=account.id
-    )
     _event(db_session, account, "account.signed_up", method="password")
-    await db_session.commit()
-    await _mail(
-        settings,
-        mailer,
-        to=email,
-        template="verify_email",
-        name=name,
-        url=links.link_url(settings, "verify_email", token),
-        hours=24,
+    await _mail_link(
+        db_session, settings, mailer, account, purpose="verify_email", email=email, hours=24
     )
 
 
@@ -198,18 +219,8 @@ async def resend_verification(
     if account is None or account.disabled_at is not None or account.email_verified_at:
         await db_session.commit()
         return
-    token = await links.issue_link(
-        db_session, purpose="verify_email", email=email, account_id=account.id
-    )
-    await db_session.commit()
-    await _mail(
-        settings,
-        mailer,
-        to=email,
-        template="verify_email",
-        name=account.display_name or account.username,
-        url=links.link_url(settings, "verify_email", token),
-        hours=24,
+    await _mail_link(
+        db_session, settings, mailer, account, purpose="verify_email", email=email, hours=24
     )
 
 
@@ -290,22 +301,15 @@ async def request_magic_link(
     if account is None or account.disabled_at is not None:
         await db_session.commit()
         return
-    token = await links.issue_link(
+    await _mail_link(
         db_session,
-        purpose="magic_link",
-        email=email,
-        account_id=account.id,
-        payload={"next": next_url},
-    )
-    _event(db_session, account, "account.magic_link_sent")
-    await db_session.commit()
-    await _mail(
         settings,
         mailer,
-        to=email,
-        template="magic_link",
-        name=account.display_name or account.username,
-        url=links.link_url(settings, "magic_link", token),
+        account,
+        purpose="magic_link",
+        email=email,
+        payload={"next": next_url},
+        event="account.magic_link_sent",
         minutes=15,
     )
 
@@ -334,18 +338,14 @@ async def request_password_reset(
     if account is None or account.disabled_at is not None:
         await db_session.commit()
         return
-    token = await links.issue_link(
-        db_session, purpose="reset_password", email=email, account_id=account.id
-    )
-    _event(db_session, account, "account.reset_requested")
-    await db_session.commit()
-    await _mail(
+    await _mail_link(
+        db_session,
         settings,
         mailer,
-        to=email,
-        template="reset_password",
-        name=account.display_name or account.username,
-        url=links.link_url(settings, "reset_password", token),
+        account,
+        purpose="reset_password",
+        email=email,
+        event="account.reset_requested",
         minutes=30,
     )
 
@@ -382,21 +382,14 @@ async def request_email_change(
         _event(db_session, account, "account.email_change_refused", email=email)
         await db_session.commit()
         return
-    token = await links.issue_link(
+    await _mail_link(
         db_session,
-        purpose="verify_email",
-        email=email,
-        account_id=account.id,
-        payload={"kind": "new_email"},
-    )
-    await db_session.commit()
-    await _mail(
         settings,
         mailer,
-        to=email,
-        template="verify_email",
-        name=account.display_name or account.username,
-        url=links.link_url(settings, "verify_email", token),
+        account,
+        purpose="verify_email",
+        email=email,
+        payload={"kind": "new_email"},
         hours=24,
     )
 

@@ -14,6 +14,7 @@ import pytest
 
 from api.patterns.seed import SeedPattern, read_seed_library
 from api.schemas.patterns import Kind
+from tests.support.filesystem import reachable_by_other_users
 
 SEEDS = read_seed_library()
 TESTED = [seed for seed in SEEDS if seed.test is not None]
@@ -68,6 +69,10 @@ def _run(directory: Path) -> subprocess.CompletedProcess[str]:
             "-p",
             "no:asyncio",
             "-x",
+            # Its own temp dir: a pytest on the default one resets pytest-of-<user> to 0700,
+            # cutting the platform's Postgres (another user) off from its data dirs there.
+            "--basetemp",
+            str(directory / ".pytest-tmp"),
             ".",
         ],
         cwd=directory,
@@ -84,10 +89,15 @@ def seed_test_runs(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, subprocess.CompletedProcess[str]]:
     """Each pattern in a directory of its own, its test run by its own pytest (2 at a time)."""
-    root = tmp_path_factory.mktemp("seed-patterns")
+    # Traversable by others, as the platform's data dirs need (Postgres runs as its own user);
+    # the pattern runs must keep it so.
+    root = reachable_by_other_users(tmp_path_factory.mktemp("seed-patterns"))
+    shared = tmp_path_factory.getbasetemp().parent
+    mode_before = shared.stat().st_mode
     directories = {seed.key: _materialise(seed, root) for seed in TESTED}
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = dict(zip(directories, pool.map(_run, directories.values()), strict=True))
+    assert shared.stat().st_mode == mode_before, "a pattern's pytest changed the shared temp dir"
     return runs
 
 

@@ -275,19 +275,45 @@ async def sign_up(request: Request, db: SessionDep) -> Response:
     )
 
 
-@router.get("/verify")
-async def verify_page(request: Request, db: SessionDep, token: str = "") -> Response:
+async def link_confirm_page(
+    request: Request,
+    db: SessionDep,
+    purpose: str,
+    token: str,
+    *,
+    action: str,
+    title: str,
+    lead: str,
+    button: str,
+) -> Response:
+    """A mailed link's page: a button that uses the link (so a mail scanner opening it
+    spends nothing), or the page that says what is wrong with the link. ``{email}`` in
+    ``lead`` becomes the link's address."""
     try:
-        row = await links.check_link(db, "verify_email", token)
+        row = await links.check_link(db, purpose, token)
     except LinkProblem as exc:
         return problem_page(request, exc)
     return page(
         request,
         "link_confirm",
-        action="verify",
+        action=action,
         token=token,
+        title=title,
+        lead=lead.format(email=row.email),
+        button=button,
+    )
+
+
+@router.get("/verify")
+async def verify_page(request: Request, db: SessionDep, token: str = "") -> Response:
+    return await link_confirm_page(
+        request,
+        db,
+        "verify_email",
+        token,
+        action="verify",
         title="Confirm your e-mail address",
-        lead=f"Confirm that {row.email} is your address.",
+        lead="Confirm that {email} is your address.",
         button="Confirm my address",
     )
 
@@ -399,17 +425,14 @@ async def sign_in(request: Request, db: SessionDep) -> Response:
 
 @router.get("/magic")
 async def magic_page(request: Request, db: SessionDep, token: str = "") -> Response:
-    try:
-        row = await links.check_link(db, "magic_link", token)
-    except LinkProblem as exc:
-        return problem_page(request, exc)
-    return page(
+    return await link_confirm_page(
         request,
-        "link_confirm",
+        db,
+        "magic_link",
+        token,
         action="magic",
-        token=token,
         title="Sign in",
-        lead=f"Sign in as {row.email}.",
+        lead="Sign in as {email}.",
         button="Sign me in",
     )
 

@@ -117,6 +117,21 @@ async def _mail_link(
     )
 
 
+async def _mail_recipient(
+    db_session: AsyncSession, purpose: str, email: str
+) -> tuple[str, Account | None]:
+    """The normalised address and its active account, after counting this request against
+    the address's mail limit. Without an account the request's rate-limit record is
+    committed here: the caller answers as if a mail went out."""
+    email = normal_email(email)
+    await _limit_mails(db_session, purpose, email)
+    account = await account_by_email(db_session, email)
+    if account is None or account.disabled_at is not None:
+        await db_session.commit()
+        return email, None
+    return email, account
+
+
 async def _limit_mails(db_session: AsyncSession, purpose: str, email: str) -> None:
     """Refuse (for any address alike) after a few mails of one kind; else count this one."""
     limit = ratelimit.mail_limit(purpose, email)
@@ -213,10 +228,10 @@ async def resend_verification(
     db_session: AsyncSession, settings: Settings, mailer: Mailer, *, email: str
 ) -> None:
     """Mail a new verification link if the address has an unverified account."""
-    email = normal_email(email)
-    await _limit_mails(db_session, "verify_email", email)
-    account = await account_by_email(db_session, email)
-    if account is None or account.disabled_at is not None or account.email_verified_at:
+    email, account = await _mail_recipient(db_session, "verify_email", email)
+    if account is None:
+        return
+    if account.email_verified_at is not None:
         await db_session.commit()
         return
     await _mail_link(
@@ -295,11 +310,8 @@ async def request_magic_link(
     db_session: AsyncSession, settings: Settings, mailer: Mailer, *, email: str, next_url: str
 ) -> None:
     """Mail a sign-in link (15 minutes, once) if the address has an account."""
-    email = normal_email(email)
-    await _limit_mails(db_session, "magic_link", email)
-    account = await account_by_email(db_session, email)
-    if account is None or account.disabled_at is not None:
-        await db_session.commit()
+    email, account = await _mail_recipient(db_session, "magic_link", email)
+    if account is None:
         return
     await _mail_link(
         db_session,
@@ -332,11 +344,8 @@ async def request_password_reset(
     db_session: AsyncSession, settings: Settings, mailer: Mailer, *, email: str
 ) -> None:
     """Mail a reset link (30 minutes, once) if the address has an account."""
-    email = normal_email(email)
-    await _limit_mails(db_session, "reset_password", email)
-    account = await account_by_email(db_session, email)
-    if account is None or account.disabled_at is not None:
-        await db_session.commit()
+    email, account = await _mail_recipient(db_session, "reset_password", email)
+    if account is None:
         return
     await _mail_link(
         db_session,

@@ -13,12 +13,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from api.accounts.sessions import ACCOUNTS_PREFIX
 from api.core.config import Settings
 from api.core.db import Database
 from api.main import create_app
 from api.models.account import Account
 from tests.support.identity import AnyUserIdentity
 from tests.support.smtp import SmtpServer
+
+# The account pages, as the proxy routes them.
+PAGES = ACCOUNTS_PREFIX.rstrip("/")
+# A password every check accepts (long, not common, not the person's name or address).
+PASSWORD = "plum-tiger-sextant-41"
 
 
 def fresh_email(tag: str = "person") -> str:

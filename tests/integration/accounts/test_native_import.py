@@ -14,9 +14,7 @@ from sqlalchemy import select
 from api.accounts.native_import import import_native_users, read_native_users
 from api.core.db import Database
 from api.models.account import Account
-from tests.support.accounts import fresh_email, submit
-
-PAGES = "/services/api/accounts"
+from tests.support.accounts import PAGES, fresh_email, submit
 
 # NativeAuthenticator 1.3's table, and the columns of the hub's own users table read here.
 NATIVE_SCHEMA = """

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.core.config import Settings
 from api.main import create_app
-from tests.support.accounts import fresh_email, link_path, mail_settings
+from tests.support.accounts import PAGES, PASSWORD, fresh_email, link_path, mail_settings
 from tests.support.artifacts import artifact_path
 from tests.support.asgi import serve_app
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
@@ -22,8 +22,6 @@ from tests.support.smtp import SmtpServer, smtp_server
 
 pytestmark = pytest.mark.slow
 
-PAGES = "/services/api/accounts"
-PASSWORD = "plum-tiger-sextant-41"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 

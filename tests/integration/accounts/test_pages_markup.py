@@ -7,10 +7,9 @@ from html.parser import HTMLParser
 import pytest
 
 from api.core.config import Settings
-from tests.support.accounts import account_pages, mail_settings
+from tests.support.accounts import PAGES, account_pages, mail_settings
 from tests.support.smtp import SmtpServer
 
-PAGES = "/services/api/accounts"
 FORMS = ["sign-up", "sign-in", "forgot", "verify/resend"]
 
 

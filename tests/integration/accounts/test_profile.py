@@ -10,6 +10,8 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.models.account import Account
 from tests.support.accounts import (
+    PAGES,
+    PASSWORD,
     account_pages,
     create_account,
     fresh_email,
@@ -19,9 +21,6 @@ from tests.support.accounts import (
     token_of,
 )
 from tests.support.smtp import SmtpServer
-
-PAGES = "/services/api/accounts"
-PASSWORD = "plum-tiger-sextant-41"
 
 
 async def test_a_student_confirms_an_academic_address(

@@ -14,6 +14,7 @@ from api.core.db import Database
 from api.models import Event
 from api.models.account import Account, AccountToken
 from tests.support.accounts import (
+    PAGES,
     account_pages,
     create_account,
     fresh_email,
@@ -23,7 +24,6 @@ from tests.support.accounts import (
 )
 from tests.support.smtp import SmtpServer
 
-PAGES = "/services/api/accounts"
 OLD = "plum-tiger-sextant-41"
 NEW = "quartz-heron-lantern-77"
 

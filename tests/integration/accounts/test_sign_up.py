@@ -14,6 +14,8 @@ from api.core.db import Database
 from api.models import Event
 from api.models.account import Account, AccountToken
 from tests.support.accounts import (
+    PAGES,
+    PASSWORD,
     account_pages,
     create_account,
     fresh_email,
@@ -23,9 +25,6 @@ from tests.support.accounts import (
     token_of,
 )
 from tests.support.smtp import SmtpServer
-
-PAGES = "/services/api/accounts"
-PASSWORD = "plum-tiger-sextant-41"
 
 
 async def sign_up(

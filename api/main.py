@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import __version__
-from api.accounts import pages as account_pages
+from api.accounts import account_pages, admin_pages
+from api.accounts import pages as sign_in_pages
+from api.accounts.external import routes as external_sign_in
 from api.auth import HubIdentity
 from api.core.config import Settings, get_settings
 from api.core.db import Database
@@ -104,7 +106,10 @@ def create_app(
         assistant,
         oauth,
         oidc,
+        sign_in_pages,
+        external_sign_in,
         account_pages,
+        admin_pages,
     ):
         inner.include_router(module.router)
     install_error_handlers(inner)

@@ -60,7 +60,8 @@ SECURITY_HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
 }
-STATIC_FILES = {"accounts.css": "text/css"}
+# Every stylesheet and image shipped in static/ (each area of the pages may add its own).
+STATIC_TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
 # Which page asks for a new link when one cannot be used.
 NEW_LINK_PAGES = {
     "verify_email": ("verify/resend", "Send a new confirmation link"),
@@ -219,11 +220,13 @@ def after_sign_in(account: Account, next_url: str | None) -> str:
 
 @router.get("/static/{name}")
 async def static_file(name: str) -> Response:
-    if name not in STATIC_FILES:
+    path = STATIC_DIR / name
+    media_type = STATIC_TYPES.get(path.suffix)
+    if media_type is None or path.parent != STATIC_DIR or not path.is_file():
         return Response("Not found", status_code=404, media_type="text/plain")
     return FileResponse(
-        STATIC_DIR / name,
-        media_type=STATIC_FILES[name],
+        path,
+        media_type=media_type,
         headers={"Cache-Control": "public, max-age=3600"},
     )
 
@@ -512,7 +515,9 @@ async def reset(request: Request, db: SessionDep) -> Response:
 # Profile and onboarding --------------------------------------------------------------------
 
 
-async def _signed_in(request: Request, db: AsyncSession, here: str) -> Account | Response:
+async def signed_in_account(request: Request, db: AsyncSession, here: str) -> Account | Response:
+    """The signed-in, verified account, or where to send the browser first (``here`` is
+    where it comes back to after signing in)."""
     account = await current_account(request, db)
     if account is None:
         return redirect(login_url(here))
@@ -523,7 +528,7 @@ async def _signed_in(request: Request, db: AsyncSession, here: str) -> Account |
 
 @router.get("/profile")
 async def profile_page(request: Request, db: SessionDep, next: str = "") -> Response:
-    account = await _signed_in(request, db, f"{ACCOUNTS_PREFIX}profile")
+    account = await signed_in_account(request, db, f"{ACCOUNTS_PREFIX}profile")
     if not isinstance(account, Account):
         return account
     values = {
@@ -543,7 +548,7 @@ async def profile_page(request: Request, db: SessionDep, next: str = "") -> Resp
 
 @router.post("/profile")
 async def profile(request: Request, db: SessionDep) -> Response:
-    account = await _signed_in(request, db, f"{ACCOUNTS_PREFIX}profile")
+    account = await signed_in_account(request, db, f"{ACCOUNTS_PREFIX}profile")
     if not isinstance(account, Account):
         return account
     signed_in = account
@@ -579,7 +584,7 @@ async def profile(request: Request, db: SessionDep) -> Response:
 async def welcome(
     request: Request, db: SessionDep, next: str = "", student_mail: str = ""
 ) -> Response:
-    account = await _signed_in(request, db, f"{ACCOUNTS_PREFIX}welcome")
+    account = await signed_in_account(request, db, f"{ACCOUNTS_PREFIX}welcome")
     if not isinstance(account, Account):
         return account
     if account.profile_completed_at is None:

@@ -161,6 +161,16 @@ def apply_services(settings: Settings, c: Any) -> None:
             "services": [QUOTA_SERVICE],
         },
         {
+            # The account pages: a person's own hub tokens (list, create, revoke) and, when
+            # they delete their account, their hub user (the hub stops its servers first).
+            # "tokens" lets the api create a token for any user, never with more scopes
+            # than that user holds (the hub checks each token against its owner).
+            "name": "api-accounts",
+            "description": "Manages people's own API tokens and deletes deleted accounts.",
+            "scopes": ["tokens", "delete:users"],
+            "services": [API_SERVICE],
+        },
+        {
             "name": CULLER_SERVICE,
             "description": "Stops idle servers (jupyterhub-idle-culler).",
             "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],

@@ -49,8 +49,18 @@ def test_api_is_a_managed_service_every_user_may_reach(tmp_path: Path) -> None:
     assert "self" in user_role["scopes"]
 
 
+def test_the_api_service_may_manage_tokens_and_delete_users_and_nothing_more(
+    tmp_path: Path,
+) -> None:
+    c = built(settings_for(tmp_path))
+    roles = [r for r in c.JupyterHub.load_roles if "api" in r.get("services", [])]
+    assert [sorted(r["scopes"]) for r in roles] == [["delete:users", "tokens"]]
+
+
 def test_native_accounts_with_lockout_set_explicitly(tmp_path: Path) -> None:
-    c = built(settings_for(tmp_path, admin_users="ada,bob", open_signup=False))
+    c = built(
+        settings_for(tmp_path, admin_users="ada,bob", open_signup=False, authenticator="native")
+    )
     assert c.JupyterHub.authenticator_class == "hub.native_auth.PlatformNativeAuthenticator"
     assert c.NativeAuthenticator.open_signup is False
     assert c.NativeAuthenticator.seconds_before_next_try > 0

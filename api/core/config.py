@@ -7,12 +7,24 @@ working directory; ``DATABASE_URL`` is also accepted without the prefix.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import json
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api import __version__
@@ -25,6 +37,82 @@ _MAX_SOCKET_DIR_LENGTH = 80
 
 class ConfigError(Exception):
     """A setting is missing or unusable; the message says how to fix it."""
+
+
+# Outside sign-in ------------------------------------------------------------------------
+
+# Names of the built-in outside providers; an operator's OpenID Connect provider takes another.
+BUILT_IN_PROVIDERS = ("github", "google")
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_provider_url(value: str) -> str:
+    """An outside provider's address: https, or plain http on this machine (a test server).
+    Trailing slashes are dropped."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an https:// address")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"{value!r} is plain http on another machine: codes and tokens would travel "
+            "unencrypted; use its https:// address"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r} has a query or fragment; give the bare address")
+    return value.strip().rstrip("/")
+
+
+class OidcProviderSettings(BaseModel):
+    """An OpenID Connect provider people may sign in with (Keycloak, Azure AD, Okta, a
+    university's SSO): its metadata is read from ``issuer``/.well-known/openid-configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        description="Short name in URLs and on linked identities ([a-z0-9-], at most 32); "
+        "keep it: identities are stored under it."
+    )
+    display_name: str = Field(min_length=1, max_length=80, description="The button's label.")
+    issuer: str = Field(description="The issuer URL (https).")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _PROVIDER_NAME.match(value):
+            raise ValueError(
+                f"name {value!r} must be 1-32 characters of a-z, 0-9 and -, starting with a "
+                "letter or digit"
+            )
+        if value in BUILT_IN_PROVIDERS:
+            raise ValueError(
+                f"name {value!r} is the built-in provider's; configure it with "
+                f"DATAZENTR_{value.upper()}_CLIENT_ID instead"
+            )
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        return check_provider_url(value)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "openid" not in value:
+            raise ValueError("scopes must include openid")
+        return value
 
 
 class Settings(BaseSettings):
@@ -99,6 +187,42 @@ class Settings(BaseSettings):
         default=frozenset(),
         description="Comma-separated academic domains: a verified address on one of them "
         "makes an account a verified student (for the student plan).",
+    )
+    github_client_id: str | None = Field(
+        default=None,
+        description="Sign in with GitHub: the Client ID of a GitHub OAuth app. Unset: no "
+        "GitHub button.",
+    )
+    github_client_secret: SecretStr | None = Field(
+        default=None, validate_default=True, description="The GitHub OAuth app's secret."
+    )
+    github_url: str = Field(
+        default="https://github.com",
+        description="GitHub's web address (sign-in and token endpoints): a GitHub Enterprise "
+        "Server's, or a test server's.",
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub's REST API (the user and their e-mail addresses): "
+        "https://HOST/api/v3 on GitHub Enterprise Server, or a test server's.",
+    )
+    google_client_id: str | None = Field(
+        default=None,
+        description="Sign in with Google: the client ID of a Google OAuth client (web "
+        "application). Unset: no Google button.",
+    )
+    google_client_secret: SecretStr | None = Field(
+        default=None, validate_default=True, description="The Google OAuth client's secret."
+    )
+    google_issuer: str = Field(
+        default="https://accounts.google.com",
+        description="Google's OpenID Connect issuer; another only for a test server.",
+    )
+    oidc_providers: Annotated[list[OidcProviderSettings], NoDecode] = Field(
+        default_factory=list,
+        description="OpenID Connect providers to sign in with, as JSON: "
+        '[{"name": "corp", "display_name": "Corp SSO", "issuer": "https://sso.corp.example", '
+        '"client_id": "...", "client_secret": "...", "scopes": ["openid", "email", "profile"]}].',
     )
     spawner: Literal["auto", "local", "docker", "kubernetes"] = Field(
         default="auto",
@@ -234,6 +358,52 @@ class Settings(BaseSettings):
             return frozenset(str(d).strip().lower().lstrip("@") for d in value if str(d).strip())
         return value
 
+    @field_validator("github_client_secret", "google_client_secret")
+    @classmethod
+    def _client_pairs(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        provider = (info.field_name or "").removesuffix("_client_secret")
+        client_id = info.data.get(f"{provider}_client_id")
+        prefix = f"DATAZENTR_{provider.upper()}"
+        if client_id and not (value and value.get_secret_value()):
+            raise ValueError(f"{prefix}_CLIENT_ID is set: set {prefix}_CLIENT_SECRET too")
+        if value and value.get_secret_value() and not client_id:
+            raise ValueError(f"{prefix}_CLIENT_SECRET is set: set {prefix}_CLIENT_ID too")
+        return value
+
+    @field_validator("github_url", "github_api_url", "google_issuer")
+    @classmethod
+    def _provider_url(cls, value: str) -> str:
+        return check_provider_url(value)
+
+    @field_validator("oidc_providers", mode="before")
+    @classmethod
+    def _providers_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"not valid JSON ({exc.msg} at character {exc.pos}); give a list of "
+                    'providers like [{"name": "corp", "display_name": "Corp SSO", '
+                    '"issuer": "https://...", "client_id": "...", "client_secret": "..."}]'
+                ) from None
+        if isinstance(value, dict):
+            raise ValueError("give a JSON list of providers ([...]), not one object")
+        return value
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _unique_provider_names(
+        cls, value: list[OidcProviderSettings]
+    ) -> list[OidcProviderSettings]:
+        names = [provider.name for provider in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"provider names must differ; repeated: {', '.join(repeated)}")
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -333,7 +503,17 @@ class Settings(BaseSettings):
 # Settings that grant access to something (a database password may sit in the URL). A
 # child that must not hold them gets ``child_environment(with_secrets=False)``.
 SECRET_FIELDS = frozenset(
-    {"secret_key", "llm_api_key", "embeddings_api_key", "database_url", "smtp_password"}
+    {
+        "secret_key",
+        "llm_api_key",
+        "embeddings_api_key",
+        "database_url",
+        "smtp_password",
+        "github_client_secret",
+        "google_client_secret",
+        # Each provider's client secret is inside.
+        "oidc_providers",
+    }
 )
 
 
@@ -353,7 +533,20 @@ def _as_environment_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, frozenset | set):
         return ",".join(sorted(str(item) for item in value))
+    if isinstance(value, list):
+        return json.dumps([_revealed(item) for item in value])
     return str(value)
+
+
+def _revealed(value: object) -> Any:
+    """A model (or value) as JSON-ready data with its secrets in clear."""
+    if isinstance(value, BaseModel):
+        return {name: _revealed(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, tuple | list):
+        return [_revealed(item) for item in value]
+    return value
 
 
 EMBEDDED_DATABASE = "datazentr"

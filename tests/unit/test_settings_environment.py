@@ -38,6 +38,23 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
     "mail_from": "Example Lab <lab@example.edu>",
     "signup_email_domains": frozenset({"example.edu", "example.org"}),
     "academic_email_domains": frozenset({"example.edu"}),
+    "github_client_id": "Iv1.0123456789abcdef",
+    "github_client_secret": "g" * 40,
+    "github_url": "https://github.example.edu",
+    "github_api_url": "https://github.example.edu/api/v3",
+    "google_client_id": "1234-abc.apps.googleusercontent.com",
+    "google_client_secret": "G" * 35,
+    "google_issuer": "http://127.0.0.1:9999",
+    "oidc_providers": [
+        {
+            "name": "campus",
+            "display_name": "Campus SSO",
+            "issuer": "https://sso.example.edu/realms/lab",
+            "client_id": "datazentr",
+            "client_secret": "c" * 32,
+            "scopes": ["openid", "email"],
+        }
+    ],
     "spawner": "docker",
     "docker_network": "datazentr",
     "docker_pause_minutes": 3,
@@ -78,7 +95,8 @@ from api.core.config import Settings
 values = Settings(_env_file=None).model_dump(mode="python")
 print(json.dumps(
     {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in values.items()},
-    default=lambda v: sorted(v) if isinstance(v, frozenset) else str(v),
+    default=lambda v: sorted(v) if isinstance(v, frozenset)
+    else v.get_secret_value() if isinstance(v, SecretStr) else str(v),
 ))
 """
 

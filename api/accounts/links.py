@@ -35,7 +35,7 @@ LINK_PAGES = {
     "verify_email": "verify",
     "reset_password": "reset",
     "magic_link": "magic",
-    "invitation": "verify",
+    "invitation": "invitation",
     "link_identity": "link",
 }
 _TOKEN_BYTES = 32

@@ -1,0 +1,455 @@
+"""Bulk import of accounts from CSV: check every row first, then create them all at once.
+
+The file has a header row naming its columns: ``name`` and ``email`` are required,
+``role`` (default student), ``plan`` (default the default plan) and ``organisation`` (an
+organisation's slug or name; empty for none) are optional. ``check_import`` reads the file
+and reports every problem (line, column, reason) beside what would be created; it changes
+nothing. ``run_import`` checks again and, only if no row has a problem, creates every
+account in one transaction (any error: none is created), then mails each person an
+invitation. A mail that fails is reported for that person; it does not undo the import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.accounts import invitations, service
+from api.accounts.administration import keep_assigned_role
+from api.accounts.errors import FormError, MailUnavailable
+from api.accounts.mail import Mailer
+from api.core.config import Settings
+from api.events import append_event
+from api.models import Plan, Tenant, UserProfile
+from api.models.account import ROLES, Account
+from api.models.profile import DEFAULT_PLAN
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_ROWS = 500
+COLUMNS = ("name", "email", "role", "plan", "organisation")
+REQUIRED_COLUMNS = ("name", "email")
+DEFAULT_ROLE = "student"
+# Other spellings people use in a header (compared lowercased, spaces and dashes as _).
+_COLUMN_ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "e_mail_address": "email",
+    "organization": "organisation",
+    "org": "organisation",
+}
+_ROLE_ALIASES = {
+    "organisation_admin": "org_admin",
+    "organization_admin": "org_admin",
+}
+EXAMPLE = (
+    "name,email,role,plan,organisation\n"
+    "Ada Lovelace,ada@example.edu,student,student,Analytical Engines\n"
+    "Charles Babbage,charles@example.edu,org_admin,,analytical-engines\n"
+)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why a line of the file cannot be imported (``column`` None: the whole line or file)."""
+
+    line: int
+    column: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """An account the file would create."""
+
+    line: int
+    name: str
+    email: str
+    role: str
+    plan_code: str
+    organisation_id: uuid.UUID | None
+    organisation: str | None
+
+
+@dataclass
+class ImportCheck:
+    rows: list[ImportRow] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+    @property
+    def can_import(self) -> bool:
+        return bool(self.rows) and not self.problems
+
+    @property
+    def bad_lines(self) -> int:
+        return len({problem.line for problem in self.problems})
+
+
+@dataclass(frozen=True)
+class Invited:
+    """An account the import created, and whether its invitation mail went out."""
+
+    row: ImportRow
+    account: Account
+    mail_error: str | None
+
+
+@dataclass
+class ImportResult:
+    check: ImportCheck
+    invited: list[Invited] = field(default_factory=list)
+
+    @property
+    def imported(self) -> bool:
+        return bool(self.invited)
+
+    @property
+    def mail_failures(self) -> list[Invited]:
+        return [person for person in self.invited if person.mail_error is not None]
+
+
+def _key(text: str) -> str:
+    return "_".join(text.strip().lower().replace("-", " ").split())
+
+
+def _decode(data: bytes) -> str | RowProblem:
+    if len(data) > MAX_FILE_BYTES:
+        return RowProblem(
+            0,
+            None,
+            f"The file is {len(data) // 1024} KB; at most {MAX_FILE_BYTES // 1024} KB can be "
+            f"imported at once. Split it into several files.",
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return RowProblem(
+            line,
+            None,
+            "The file is not UTF-8 text. Save it as CSV UTF-8 (spreadsheets offer it under "
+            "'Save as').",
+        )
+
+
+def _delimiter(text: str) -> str:
+    """Commas, or the semicolons or tabs some spreadsheets write instead."""
+    header = text.lstrip().partition("\n")[0]
+    if "," in header:
+        return ","
+    return next((d for d in (";", "\t") if d in header), ",")
+
+
+def _records(text: str, check: ImportCheck) -> list[tuple[int, list[str]]]:
+    """The file's non-blank records with the line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            check.problems.append(
+                RowProblem(start, None, f"This line cannot be read as CSV ({exc}).")
+            )
+            return records
+        if any(value.strip() for value in record):
+            records.append((start, record))
+
+
+def _header(line: int, record: list[str], check: ImportCheck) -> dict[str, int] | None:
+    """Column name → index, or None when the header has problems (all reported)."""
+    columns: dict[str, int] = {}
+    ok = True
+    for index, title in enumerate(record):
+        name = _COLUMN_ALIASES.get(_key(title), _key(title))
+        if not name:
+            continue
+        if name not in COLUMNS:
+            check.problems.append(
+                RowProblem(
+                    line,
+                    title.strip(),
+                    f"Unknown column. The columns are {', '.join(COLUMNS)}.",
+                )
+            )
+            ok = False
+        elif name in columns:
+            check.problems.append(RowProblem(line, name, "This column appears twice."))
+            ok = False
+        else:
+            columns[name] = index
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        check.problems.append(
+            RowProblem(
+                line,
+                None,
+                f"The first line must name the columns; {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} missing. Example: {COLUMNS_LINE}",
+            )
+        )
+        ok = False
+    return columns if ok else None
+
+
+COLUMNS_LINE = ",".join(COLUMNS)
+
+
+async def _existing_accounts(db_session: AsyncSession, emails: list[str]) -> dict[str, str]:
+    """Lowercased address → user name, for the addresses that have an account."""
+    if not emails:
+        return {}
+    found = await db_session.execute(
+        select(func.lower(Account.email), Account.username).where(
+            func.lower(Account.email).in_([email.lower() for email in emails])
+        )
+    )
+    return {str(email): username for email, username in found.tuples()}
+
+
+async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
+    """Every problem of the file and the accounts it would create; changes nothing."""
+    check = ImportCheck()
+    text = _decode(data)
+    if isinstance(text, RowProblem):
+        check.problems.append(text)
+        return check
+    records = _records(text, check)
+    if not records:
+        if not check.problems:
+            check.problems.append(
+                RowProblem(
+                    1, None, f"The file is empty. Its first line names the columns: {COLUMNS_LINE}"
+                )
+            )
+        return check
+    header_line, header = records[0]
+    columns = _header(header_line, header, check)
+    if columns is None:
+        return check
+    body = records[1:]
+    if not body:
+        check.problems.append(
+            RowProblem(header_line, None, "The file has no rows after its header.")
+        )
+        return check
+    if len(body) > MAX_ROWS:
+        check.problems.append(
+            RowProblem(
+                body[MAX_ROWS][0],
+                None,
+                f"The file has {len(body)} rows; at most {MAX_ROWS} can be imported at once. "
+                "Split it into several files.",
+            )
+        )
+
+    plans = {plan.code.lower(): plan for plan in await db_session.scalars(select(Plan))}
+    plans_by_name = {plan.name.lower(): plan for plan in plans.values()}
+    tenants = list(await db_session.scalars(select(Tenant)))
+    tenant_by_key = {t.slug.lower(): t for t in tenants} | {t.name.lower(): t for t in tenants}
+
+    def value(record: list[str], column: str) -> str:
+        index = columns.get(column)
+        return record[index].strip() if index is not None and index < len(record) else ""
+
+    seen: dict[str, int] = {}
+    candidates: list[tuple[ImportRow | None, str]] = []
+    for line, record in body:
+        problems: list[RowProblem] = []
+        if len(record) > len(header) and any(v.strip() for v in record[len(header) :]):
+            problems.append(
+                RowProblem(
+                    line,
+                    None,
+                    f"This line has more fields than the header's {len(header)}; "
+                    "is a comma missing its quotes?",
+                )
+            )
+        name = value(record, "name")
+        if not name:
+            problems.append(RowProblem(line, "name", "The name is missing."))
+        elif len(name) > service.MAX_NAME_LENGTH:
+            problems.append(
+                RowProblem(
+                    line, "name", f"The name is longer than {service.MAX_NAME_LENGTH} characters."
+                )
+            )
+        email = value(record, "email")
+        if not email:
+            problems.append(RowProblem(line, "email", "The e-mail address is missing."))
+        else:
+            try:
+                email = service.normal_email(email)
+            except FormError:
+                problems.append(RowProblem(line, "email", f"{email!r} is not an e-mail address."))
+                email = ""
+        if email:
+            first = seen.setdefault(email.lower(), line)
+            if first != line:
+                problems.append(
+                    RowProblem(
+                        line, "email", f"The same address as line {first}: one account per address."
+                    )
+                )
+        role_text = value(record, "role")
+        role = _ROLE_ALIASES.get(_key(role_text), _key(role_text)) or DEFAULT_ROLE
+        if role not in ROLES:
+            problems.append(
+                RowProblem(line, "role", f"Unknown role {role_text!r}; use {', '.join(ROLES)}.")
+            )
+        plan_text = value(record, "plan")
+        plan = (
+            plans.get(plan_text.lower()) or plans_by_name.get(plan_text.lower())
+            if plan_text
+            else plans.get(DEFAULT_PLAN)
+        )
+        if plan is None:
+            problems.append(
+                RowProblem(
+                    line,
+                    "plan",
+                    f"Unknown plan {plan_text!r}; the plans are {', '.join(sorted(plans))}.",
+                )
+            )
+        organisation_text = value(record, "organisation")
+        tenant = tenant_by_key.get(organisation_text.lower()) if organisation_text else None
+        if organisation_text and tenant is None:
+            problems.append(
+                RowProblem(
+                    line,
+                    "organisation",
+                    f"There is no organisation {organisation_text!r} "
+                    "(by name or slug); create it first or leave the column empty.",
+                )
+            )
+        check.problems.extend(problems)
+        row = None
+        if not problems and plan is not None:
+            row = ImportRow(
+                line=line,
+                name=name,
+                email=email,
+                role=role,
+                plan_code=plan.code,
+                organisation_id=tenant.id if tenant else None,
+                organisation=tenant.name if tenant else None,
+            )
+        candidates.append((row, email))
+
+    existing = await _existing_accounts(db_session, [email for _, email in candidates if email])
+    for (row, email), (line, _) in zip(candidates, body, strict=True):
+        username = existing.get(email.lower()) if email else None
+        if username is not None:
+            check.problems.append(
+                RowProblem(line, "email", f"This address has an account already ({username}).")
+            )
+        elif row is not None:
+            check.rows.append(row)
+    check.problems.sort(key=lambda problem: problem.line)
+    return check
+
+
+async def _create(db_session: AsyncSession, row: ImportRow, *, actor: Account) -> Account:
+    account = await service._create_account(
+        db_session, name=row.name, email=row.email, password_hash=""
+    )
+    # The person chooses a password and accepts the terms on the invitation's page.
+    account.password_hash = None
+    account.terms_accepted_at = None
+    account.role = row.role
+    keep_assigned_role(account)
+    values = {"plan_code": row.plan_code, "tenant_id": row.organisation_id}
+    await db_session.execute(
+        insert(UserProfile)
+        .values(hub_name=account.username, display_name=row.name, email=row.email, **values)
+        .on_conflict_do_update(index_elements=[UserProfile.hub_name], set_=values)
+    )
+    append_event(
+        db_session,
+        stream=f"account:{account.id}",
+        type="account.imported",
+        actor=actor.username,
+        payload={
+            "account": account.username,
+            "line": row.line,
+            "role": row.role,
+            "plan": row.plan_code,
+            "organisation": row.organisation,
+        },
+        tenant_id=row.organisation_id,
+    )
+    return account
+
+
+async def run_import(
+    db_session: AsyncSession,
+    settings: Settings,
+    mailer: Mailer,
+    data: bytes,
+    *,
+    actor: Account,
+) -> ImportResult:
+    """Create the file's accounts (all or none) and mail their invitations."""
+    check = await check_import(db_session, data)
+    result = ImportResult(check)
+    if not check.can_import:
+        return result
+    created: list[tuple[ImportRow, Account, str]] = []
+    for row in check.rows:
+        try:
+            account = await _create(db_session, row, actor=actor)
+        except FormError:
+            # The address got an account while this ran (a sign-up at the same moment).
+            await db_session.rollback()
+            check.problems.append(
+                RowProblem(
+                    row.line,
+                    "email",
+                    "This address got an account while the file was imported, so nothing "
+                    "was imported. Check the file again.",
+                )
+            )
+            return result
+        token = await invitations.issue_invitation(db_session, account, actor=actor.username)
+        created.append((row, account, token))
+    append_event(
+        db_session,
+        stream="accounts",
+        type="accounts.imported",
+        actor=actor.username,
+        payload={"created": len(created)},
+    )
+    await db_session.commit()
+    log.info("%s imported %d accounts", actor.username, len(created))
+
+    invited_by = actor.display_name or actor.username
+    for row, account, token in created:
+        error = None
+        try:
+            await invitations.mail_invitation(
+                settings, mailer, account, token, invited_by=invited_by
+            )
+        except MailUnavailable as exc:
+            error = exc.message
+        result.invited.append(Invited(row, account, error))
+    failed = len(result.mail_failures)
+    append_event(
+        db_session,
+        stream="accounts",
+        type="accounts.invitations_mailed",
+        actor=actor.username,
+        payload={"sent": len(created) - failed, "failed": failed},
+    )
+    await db_session.commit()
+    return result

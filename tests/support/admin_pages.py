@@ -1,0 +1,82 @@
+"""The platform admins' pages in tests: a person with a password, signed in on a browser, and
+the forms of the admin pages sent with their tokens."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+
+from api.accounts.passwords import hash_password
+from api.core.db import Database
+from api.models.account import Account
+from tests.support.accounts import PAGES, PASSWORD, create_account, csrf_token, submit
+
+ADMIN = f"{PAGES}/admin"
+IMPORT = f"{ADMIN}/import"
+_HIDDEN_CSV = re.compile(r'<input type="hidden" name="csv" value="([^"]*)">')
+
+
+async def person_with_password(
+    database: Database, *, role: str = "developer", email: str | None = None, verified: bool = True
+) -> Account:
+    return await create_account(
+        database,
+        password_hash=await hash_password(PASSWORD),
+        role=role,
+        email=email,
+        verified=verified,
+    )
+
+
+async def sign_in(browser: httpx.AsyncClient, account: Account) -> None:
+    assert account.email is not None
+    answer = await submit(
+        browser,
+        f"{PAGES}/sign-in",
+        {"email": account.email, "password": PASSWORD, "next": "/hub/", "action": "password"},
+    )
+    assert answer.status_code == 303, answer.text
+
+
+async def signed_in_admin(browser: httpx.AsyncClient, database: Database) -> Account:
+    admin = await person_with_password(database, role="platform_admin")
+    await sign_in(browser, admin)
+    return admin
+
+
+def account_page(account: Account) -> str:
+    return f"{ADMIN}/accounts/{account.id}"
+
+
+async def act(
+    browser: httpx.AsyncClient, account: Account, action: str, **fields: str
+) -> httpx.Response:
+    """Send one of the account page's forms (``disable``, ``role``, ``plan``…)."""
+    return await submit(
+        browser, f"{account_page(account)}/{action}", fields, page=account_page(account)
+    )
+
+
+async def send_import(
+    browser: httpx.AsyncClient, csv: str, *, action: str = "check", as_file: bool = False
+) -> httpx.Response:
+    """The import form with ``csv`` pasted (or uploaded as a file), as multipart like a
+    browser sends it."""
+    shown = await browser.get(IMPORT)
+    assert shown.status_code == 200, shown.text
+    data = {"csrf_token": csrf_token(shown.text), "action": action}
+    if as_file:
+        files = {"csv_file": ("class.csv", csv.encode(), "text/csv")}
+    else:
+        data["csv"] = csv
+        files = {"csv_file": ("", b"", "application/octet-stream")}
+    return await browser.post(IMPORT, data=data, files=files)
+
+
+async def import_checked(browser: httpx.AsyncClient, report: httpx.Response) -> httpx.Response:
+    """Press the report's Import button (it sends the checked rows again)."""
+    match = _HIDDEN_CSV.search(report.text)
+    assert match, "the report has no Import button"
+    return await send_import(browser, html.unescape(match.group(1)), action="import")

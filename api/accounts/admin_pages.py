@@ -380,7 +380,13 @@ async def accept_invitation(request: Request, db: SessionDep) -> Response:
             )
         except LinkProblem as exc:
             return _invitation_problem(request, exc)
-        response = redirect(after_sign_in(account, None))
+        # A first sign-in: the profile, or (a role given by an admin) the welcome page.
+        first_page = (
+            f"{ACCOUNTS_PREFIX}welcome"
+            if account.profile_completed_at is not None
+            else after_sign_in(account, None)
+        )
+        response = redirect(first_page)
         await start_session(request, response, db, account, "invitation")
         return response
 

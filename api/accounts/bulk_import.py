@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts import invitations, service
 from api.accounts.administration import keep_assigned_role
 from api.accounts.errors import FormError, MailUnavailable
 from api.accounts.mail import Mailer
+from api.accounts.usernames import base_username, unique_username
 from api.core.config import Settings
 from api.events import append_event
 from api.models import Plan, Tenant, UserProfile
@@ -125,8 +127,8 @@ def _decode(data: bytes) -> str | RowProblem:
         return RowProblem(
             0,
             None,
-            f"The file is {len(data) // 1024} KB; at most {MAX_FILE_BYTES // 1024} KB can be "
-            f"imported at once. Split it into several files.",
+            f"The file is larger than {MAX_FILE_BYTES // 1024} KB; at most "
+            f"{MAX_FILE_BYTES // 1024} KB can be imported at once. Split it into several files.",
         )
     try:
         return data.decode("utf-8-sig")
@@ -215,7 +217,7 @@ async def _existing_accounts(db_session: AsyncSession, emails: list[str]) -> dic
             func.lower(Account.email).in_([email.lower() for email in emails])
         )
     )
-    return {str(email): username for email, username in found.tuples()}
+    return {str(email): str(username) for email, username in found}
 
 
 async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
@@ -360,14 +362,41 @@ async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
     return check
 
 
+class AddressTaken(Exception):
+    """The row's address (or every user name tried for it) got an account after the file
+    was checked."""
+
+
+async def _new_account(db_session: AsyncSession, row: ImportRow) -> Account:
+    """The row's account, added and flushed (in a savepoint, so a clash undoes only it)."""
+    base = base_username(row.email, row.name)
+    for _attempt in range(5):
+        account = Account(
+            id=uuid.uuid4(),
+            username=await unique_username(db_session, base),
+            email=row.email,
+            display_name=row.name,
+            # No password and no terms yet: the person chooses one and accepts them on the
+            # invitation's page.
+            password_hash=None,
+            role=row.role,
+            session_epoch=0,
+        )
+        try:
+            async with db_session.begin_nested():
+                db_session.add(account)
+                await db_session.flush()
+        except IntegrityError:
+            # Someone took the name or the address since it was checked.
+            if await service.account_by_email(db_session, row.email) is not None:
+                raise AddressTaken(row.email) from None
+            continue
+        return account
+    raise AddressTaken(row.email)
+
+
 async def _create(db_session: AsyncSession, row: ImportRow, *, actor: Account) -> Account:
-    account = await service._create_account(
-        db_session, name=row.name, email=row.email, password_hash=""
-    )
-    # The person chooses a password and accepts the terms on the invitation's page.
-    account.password_hash = None
-    account.terms_accepted_at = None
-    account.role = row.role
+    account = await _new_account(db_session, row)
     keep_assigned_role(account)
     values = {"plan_code": row.plan_code, "tenant_id": row.organisation_id}
     await db_session.execute(
@@ -409,15 +438,15 @@ async def run_import(
     for row in check.rows:
         try:
             account = await _create(db_session, row, actor=actor)
-        except FormError:
+        except AddressTaken:
             # The address got an account while this ran (a sign-up at the same moment).
             await db_session.rollback()
             check.problems.append(
                 RowProblem(
                     row.line,
                     "email",
-                    "This address got an account while the file was imported, so nothing "
-                    "was imported. Check the file again.",
+                    "This address (or the user name chosen for it) got an account while "
+                    "the file was imported, so nothing was imported. Check the file again.",
                 )
             )
             return result

@@ -9,6 +9,8 @@ import re
 import httpx
 
 from api.accounts.passwords import hash_password
+from api.core import migrate
+from api.core.config import Settings
 from api.core.db import Database
 from api.models.account import Account
 from tests.support.accounts import PAGES, PASSWORD, create_account, csrf_token, submit
@@ -80,3 +82,10 @@ async def import_checked(browser: httpx.AsyncClient, report: httpx.Response) -> 
     match = _HIDDEN_CSV.search(report.text)
     assert match, "the report has no Import button"
     return await send_import(browser, html.unescape(match.group(1)), action="import")
+
+
+def on_own_database(settings: Settings, database_url: str) -> tuple[Settings, Database]:
+    """``settings`` on a migrated database of their own (say, a test's scratch database),
+    where no other test's admins count. The caller disposes of the ``Database``."""
+    migrate.upgrade(database_url)
+    return settings.model_copy(update={"database_url": database_url}), Database(database_url)

@@ -4,15 +4,12 @@ to an account (disable, role, plan, mails), each an event naming the admin."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from api.accounts.directory import PAGE_SIZE
-from api.core import migrate
 from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event, UserProfile
@@ -31,6 +28,7 @@ from tests.support.admin_pages import (
     IMPORT,
     account_page,
     act,
+    on_own_database,
     person_with_password,
     sign_in,
     signed_in_admin,
@@ -257,20 +255,10 @@ async def test_mails_an_admin_starts_go_to_the_person_and_never_show_the_link(
     assert ("account.reset_started_by_admin", admin.username) in kinds
 
 
-@pytest.fixture
-def own_database(
-    account_settings: Settings, scratch_database_url: str
-) -> Iterator[tuple[Settings, Database]]:
-    """A database of its own, so no other test's admins count."""
-    migrate.upgrade(scratch_database_url)
-    settings = account_settings.model_copy(update={"database_url": scratch_database_url})
-    yield settings, Database(scratch_database_url)
-
-
 async def test_the_last_admin_cannot_give_up_the_role(
-    own_database: tuple[Settings, Database],
+    account_settings: Settings, scratch_database_url: str
 ) -> None:
-    settings, database = own_database
+    settings, database = on_own_database(account_settings, scratch_database_url)
     try:
         async with account_pages(settings) as browser:
             admin = await signed_in_admin(browser, database)

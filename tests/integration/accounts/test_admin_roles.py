@@ -1,0 +1,109 @@
+"""Who is a platform admin: the role, or the operator's ``admin_users`` naming a user name
+or a verified address (never an address nobody has proved)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from api.accounts.roles import is_platform_admin, raise_listed_admin
+from api.core.config import Settings
+from api.core.db import Database
+from api.models import Event
+from api.models.account import Account
+from tests.support.accounts import account_pages
+from tests.support.admin_pages import (
+    ADMIN,
+    act,
+    on_own_database,
+    person_with_password,
+    sign_in,
+)
+
+
+def listing(settings: Settings, *names: str) -> Settings:
+    return settings.model_copy(update={"admin_users": frozenset(names)})
+
+
+async def test_admin_users_makes_a_verified_address_or_a_user_name_an_admin(
+    account_settings: Settings, database: Database
+) -> None:
+    verified = await person_with_password(database)
+    unverified = await person_with_password(database, verified=False)
+    by_name = await person_with_password(database)
+    assert verified.email and unverified.email
+    settings = listing(account_settings, verified.email.upper(), unverified.email, by_name.username)
+    for person, admin in ((verified, True), (unverified, False), (by_name, True)):
+        assert is_platform_admin(person, settings) is admin
+        async with account_pages(settings) as browser:
+            await sign_in(browser, person)
+            answer = await browser.get(ADMIN)
+            assert answer.status_code == (200 if admin else 403), person.username
+    # Without the setting, none of them is an admin.
+    async with account_pages(account_settings) as browser:
+        await sign_in(browser, verified)
+        assert (await browser.get(ADMIN)).status_code == 403
+
+
+async def test_a_listed_account_is_raised_to_the_role_with_an_event(
+    account_settings: Settings, database: Database
+) -> None:
+    verified = await person_with_password(database)
+    unverified = await person_with_password(database, verified=False)
+    assert verified.email and unverified.email
+    settings = listing(account_settings, verified.email, unverified.email)
+    async with database.sessionmaker() as session:
+        for person in (verified, unverified):
+            row = await session.get(Account, person.id)
+            assert row is not None
+            assert raise_listed_admin(session, settings, row) is (person is verified)
+        await session.commit()
+    async with database.sessionmaker() as session:
+        roles = {
+            a.id: a.role
+            for a in await session.scalars(
+                select(Account).where(Account.id.in_([verified.id, unverified.id]))
+            )
+        }
+        [event] = await session.scalars(
+            select(Event).where(
+                Event.stream == f"account:{verified.id}", Event.type == "account.role_changed"
+            )
+        )
+        unrelated = await session.scalars(
+            select(Event).where(Event.stream == f"account:{unverified.id}")
+        )
+        assert list(unrelated) == []
+    assert roles == {verified.id: "platform_admin", unverified.id: "developer"}
+    assert event.actor is None
+    assert event.payload["to"] == "platform_admin" and event.payload["from"] == "developer"
+    # Once raised, it is not raised again.
+    async with database.sessionmaker() as session:
+        row = await session.get(Account, verified.id)
+        assert row is not None and raise_listed_admin(session, settings, row) is False
+
+
+async def test_a_listed_admin_counts_when_the_last_admin_steps_down(
+    account_settings: Settings, scratch_database_url: str
+) -> None:
+    settings, database = on_own_database(account_settings, scratch_database_url)
+    try:
+        admin = await person_with_password(database, role="platform_admin")
+        listed_unverified = await person_with_password(database, verified=False)
+        assert listed_unverified.email
+        unproved = listing(settings, listed_unverified.email)
+        async with account_pages(unproved) as browser:
+            await sign_in(browser, admin)
+            refused = await act(browser, admin, "role", role="developer")
+            assert refused.status_code == 409
+
+        listed = await person_with_password(database)
+        assert listed.email
+        with_listed = listing(settings, listed.email)
+        async with account_pages(with_listed) as browser:
+            await sign_in(browser, admin)
+            assert (await act(browser, admin, "role", role="developer")).status_code == 303
+        async with database.sessionmaker() as session:
+            row = await session.get(Account, admin.id)
+            assert row is not None and row.role == "developer"
+    finally:
+        await database.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import httpx
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from tests.support.admin_pages import (
     act,
     on_own_database,
     person_with_password,
+    send_import,
     sign_in,
     signed_in_admin,
 )
@@ -275,3 +277,54 @@ async def test_the_last_admin_cannot_give_up_the_role(
             assert (await browser.get(ADMIN)).status_code == 403
     finally:
         await database.dispose()
+
+
+class Controls(HTMLParser):
+    """The visible form controls (id, name), the ids labels point at, scripts, stylesheets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[tuple[str | None, str | None]] = []
+        self.labelled: set[str] = set()
+        self.scripts = 0
+        self.stylesheets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag in ("input", "select", "textarea") and values.get("type") != "hidden":
+            self.controls.append((values.get("id"), values.get("name")))
+        elif tag == "label" and values.get("for"):
+            self.labelled.add(str(values["for"]))
+        elif tag == "script":
+            self.scripts += 1
+        elif tag == "link" and values.get("rel") == "stylesheet":
+            self.stylesheets.append(str(values.get("href")))
+
+
+async def test_every_admin_page_is_labelled_local_and_script_free(
+    account_settings: Settings, database: Database
+) -> None:
+    person = await person_with_password(database)
+    async with account_pages(account_settings) as browser:
+        await signed_in_admin(browser, database)
+        report = await send_import(browser, "name,email\nAda,not-an-address\n")
+        answers = [
+            await browser.get(ADMIN),
+            await browser.get(account_page(person)),
+            await browser.get(IMPORT),
+            report,
+        ]
+        for answer in answers:
+            assert answer.status_code in (200, 422)
+            assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+            parsed = Controls()
+            parsed.feed(answer.text)
+            assert parsed.controls, str(answer.url)
+            assert [n for i, n in parsed.controls if i not in parsed.labelled] == []
+            assert parsed.scripts == 0
+            assert parsed.stylesheets == [
+                f"{PAGES}/static/accounts.css",
+                f"{PAGES}/static/admin.css",
+            ]
+        css = await browser.get(f"{PAGES}/static/admin.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")

@@ -23,7 +23,7 @@ from api.core.db import Database
 from api.core.names import API_PREFIX
 from api.dashboard_credentials import DashboardCredentialIdentity
 from api.errors import install_error_handlers
-from api.identity.provider import start_provider
+from api.identity.provider import ProviderStarter
 from api.routes import (
     admin,
     assistant,
@@ -78,9 +78,9 @@ def create_app(
             max_age_seconds=settings.dashboards_credential_minutes * 60,
         )
         # With the platform's own sign-in, the api is the hub's OpenID Connect provider.
-        provider = (
-            await start_provider(settings, db) if settings.authenticator == "platform" else None
-        )
+        provider = ProviderStarter(settings, db) if settings.authenticator == "platform" else None
+        if provider is not None:
+            await provider.try_start()
         for target in (app, inner):
             target.state.settings = settings
             target.state.database = db

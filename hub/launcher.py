@@ -29,6 +29,7 @@ import httpx
 from pydantic import ValidationError
 
 from api.accounts.mail import outbox_dir
+from api.accounts.native_import import import_from_hub_database
 from api.core import migrate
 from api.core.config import ConfigError, Settings
 from api.core.names import API_PREFIX
@@ -136,12 +137,14 @@ def _banner(settings: Settings, seconds: float) -> str:
     else:
         sign_up = f"{url}hub/signup"
     admins = ", ".join(sorted(settings.admin_users))
+    # With the platform's sign-in an admin is named by user name or by e-mail address.
+    example = "you@example.org" if settings.authenticator == "platform" else "yourname"
     if admins:
         admin_line = f"Admins: {admins}. An admin signs up at {sign_up} the first time."
     else:
         admin_line = (
             f"No admin yet. To create one: stop (Ctrl-C), run "
-            f"`DATAZENTR_ADMIN_USERS=yourname make up`, then sign up as yourname at "
+            f"`DATAZENTR_ADMIN_USERS={example} make up`, then sign up as {example} at "
             f"{sign_up}."
         )
     database = "embedded PostgreSQL" if settings.uses_embedded_postgres else "DATABASE_URL"
@@ -163,6 +166,17 @@ def _banner(settings: Settings, seconds: float) -> str:
             "",
         ]
     )
+
+
+def _import_native_users(settings: Settings) -> None:
+    """People who signed up with NativeAuthenticator keep their names and passwords."""
+    report = asyncio.run(import_from_hub_database(settings))
+    if report.created:
+        log.info(
+            "carried %d NativeAuthenticator users over into accounts: %s",
+            len(report.created),
+            ", ".join(report.created),
+        )
 
 
 def _resolve_sessions(settings: Settings) -> Settings:
@@ -272,6 +286,8 @@ def up(settings: Settings) -> int:
             if postgres is not None:
                 postgres.start()
             migrate.upgrade(settings.sqlalchemy_url)
+            if settings.authenticator == "platform":
+                _import_native_users(settings)
             load_seed_library(settings.sqlalchemy_url, settings=settings)
             load_featured_bundles(settings.sqlalchemy_url)
             hub = subprocess.Popen(

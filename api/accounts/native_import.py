@@ -8,6 +8,9 @@ Users an admin never authorised are carried over disabled. Running the import ag
 only users it has not seen.
 
     python -m api.accounts.native_import            # the hub database in the data dir
+
+The launcher runs it at every start with the platform's own sign-in, so a platform that
+used NativeAuthenticator before keeps its people without a step of the operator's.
 """
 
 from __future__ import annotations
@@ -138,7 +141,8 @@ async def import_native_users(db_session: AsyncSession, users: list[NativeUser])
     return report
 
 
-async def _run(settings: Settings) -> ImportReport:
+async def import_from_hub_database(settings: Settings) -> ImportReport:
+    """Import the users NativeAuthenticator left in the hub database of ``settings``."""
     database = Database(settings.sqlalchemy_url)
     try:
         async with database.sessionmaker() as session:
@@ -149,7 +153,7 @@ async def _run(settings: Settings) -> ImportReport:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = asyncio.run(_run(get_settings()))
+    report = asyncio.run(import_from_hub_database(get_settings()))
     log.info("imported %d users: %s", len(report.created), ", ".join(report.created) or "none")
     for name, reason in report.skipped:
         log.info("skipped %s: %s", name, reason)

@@ -148,10 +148,12 @@ class Settings(BaseSettings):
         default=True, description="New local accounts can sign in without admin approval."
     )
     authenticator: Literal["native", "platform"] = Field(
-        default="native",
-        description="native: JupyterHub's NativeAuthenticator pages. platform: the api is the "
-        "identity broker (its own sign-up and sign-in pages, e-mail verification, magic links, "
-        "password reset); the hub signs in through its OpenID Connect provider.",
+        default="platform",
+        description="platform: the api is the identity broker (its own sign-up and sign-in "
+        "pages, e-mail verification, magic links, password reset, GitHub/Google/OpenID Connect "
+        "sign-in); the hub signs in through its OpenID Connect provider. native: JupyterHub's "
+        "NativeAuthenticator pages (the sign-in of earlier versions; its users are carried "
+        "over into accounts when the platform starts with its own sign-in).",
     )
     public_url: str | None = Field(
         default=None,

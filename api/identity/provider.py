@@ -1,8 +1,10 @@
 """The provider as one object: Authlib's server with the platform's grants, the signing
-keys, the discovery document; built once per api process at start."""
+keys, the discovery document; built once per api process, at start or, if the database
+could not be reached then, at the first sign-in that needs it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +14,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.config import Settings
@@ -155,3 +158,27 @@ async def start_provider(settings: Settings, database: Database) -> IdentityProv
         keys = await load_signing_keys(session, settings.api_secret_key())
     log.info("OpenID Connect provider at %s (signing key %s)", issuer_url, keys.current.kid)
     return IdentityProvider(issuer_url, build_server(issuer_url, keys), keys, metadata)
+
+
+class ProviderStarter:
+    """Starts the provider once. An api whose database is down at start still starts (its
+    health check says so); the provider then starts with the first request that needs it."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self._settings = settings
+        self._database = database
+        self._provider: IdentityProvider | None = None
+        self._lock = asyncio.Lock()
+
+    async def provider(self) -> IdentityProvider:
+        """The provider; ``OperationalError`` while the database cannot be reached."""
+        async with self._lock:
+            if self._provider is None:
+                self._provider = await start_provider(self._settings, self._database)
+            return self._provider
+
+    async def try_start(self) -> None:
+        try:
+            await self.provider()
+        except OperationalError as exc:
+            log.warning("OpenID Connect provider not started yet (database: %s)", exc.orig)

@@ -13,13 +13,14 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from api.accounts.sessions import current_session, end_session, login_url, safe_next
 from api.deps import SessionDep
-from api.errors import BadRequest, NotFound
+from api.errors import BadRequest, NotFound, ServiceUnavailable
 from api.identity.claims import account_claims
 from api.identity.grants import SignedInUser, Token, digest
-from api.identity.provider import IdentityProvider
+from api.identity.provider import IdentityProvider, ProviderStarter
 from api.identity.server import StarletteOAuth2Request, read_oauth_request, run_with_session
 from api.models.account import Account
 from api.models.oidc import OAuthToken
@@ -31,14 +32,20 @@ router = APIRouter(tags=["sign-in"], include_in_schema=False)
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def get_provider(request: Request) -> IdentityProvider:
-    provider: IdentityProvider | None = getattr(request.app.state, "identity_provider", None)
-    if provider is None:
+async def get_provider(request: Request) -> IdentityProvider:
+    starter: ProviderStarter | None = getattr(request.app.state, "identity_provider", None)
+    if starter is None:
         raise NotFound(
             "The platform's own sign-in is not enabled here: the hub signs people in itself "
             "(DATAZENTR_AUTHENTICATOR=native). Set DATAZENTR_AUTHENTICATOR=platform to use it."
         )
-    return provider
+    try:
+        return await starter.provider()
+    except OperationalError:
+        raise ServiceUnavailable(
+            "Sign-in is not available right now: the platform's database cannot be reached. "
+            "Try again in a minute."
+        ) from None
 
 
 ProviderDep = Annotated[IdentityProvider, Depends(get_provider)]

@@ -11,7 +11,13 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.support.artifacts import artifact_path
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.hub import Hub, HubUser
-from tests.support.platform import Platform, leftover_processes, start_platform, stop_platform
+from tests.support.platform import (
+    ADMIN_NAME,
+    Platform,
+    leftover_processes,
+    start_platform,
+    stop_platform,
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +37,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 @pytest.fixture(scope="session")
 def admin(platform: Platform) -> Iterator[HubUser]:
     """The admin named in DATAZENTR_ADMIN_USERS, signed up and logged in."""
-    user = HubUser(platform, name="admin")
+    user = HubUser(platform, name=ADMIN_NAME)
     assert user.signup().status_code == 200
-    assert user.login().status_code == 302
+    assert user.login().status_code == 200
     yield user
     user.close()
 
@@ -42,7 +48,7 @@ def admin(platform: Platform) -> Iterator[HubUser]:
 def new_user(platform: Platform) -> Iterator[HubUser]:
     user = HubUser(platform)
     assert user.signup().status_code == 200
-    assert user.login().status_code == 302
+    assert user.login().status_code == 200
     yield user
     user.close()
 

@@ -33,8 +33,12 @@ async def test_health_reports_an_unreachable_database(migrated: Settings) -> Non
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
             response = await client.get("/services/api/health")
+            sign_in = await client.get("/services/api/.well-known/openid-configuration")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+    # The provider starts once the database is back; until then sign-in says why not.
+    assert sign_in.status_code == 503
+    assert "database cannot be reached" in sign_in.json()["error"]["message"]
 
 
 async def test_version_and_openapi_docs_live_under_the_service_prefix(

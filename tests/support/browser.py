@@ -6,6 +6,8 @@ import shutil
 
 from playwright.sync_api import Page
 
+from api.accounts.sessions import SIGN_IN_PATH
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -18,9 +20,11 @@ CHROMIUM_ARGS = [
 
 
 def sign_in(page: Page, url: str, name: str, password: str) -> None:
-    """Sign in on the login page as a person does, and land on the hub home."""
+    """Open the hub's login as a person does, sign in on the platform's page it leads to
+    (user name or e-mail, password), and land on the hub home."""
     page.goto(f"{url}/hub/login")
-    page.fill("input[name=username]", name)
+    page.wait_for_url(f"{url}{SIGN_IN_PATH}?**")
+    page.fill("input[name=email]", name)
     page.fill("input[name=password]", password)
-    page.click("input[type=submit]")
+    page.click("button[value=password]")
     page.wait_for_url(f"{url}/hub/home")

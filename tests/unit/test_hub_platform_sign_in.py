@@ -61,11 +61,16 @@ def test_auth_state_is_encrypted_with_a_key_kept_in_the_data_dir(tmp_path: Path)
     assert CryptKeeper(config=again).keys == [key]  # the same key after a restart
 
 
-def test_native_stays_the_default(tmp_path: Path) -> None:
+def test_the_platform_sign_in_is_the_default_and_native_is_a_choice(tmp_path: Path) -> None:
     c = Config()
     hub_config.apply_all(Settings(_env_file=None, data_dir=tmp_path), c)
-    assert c.JupyterHub.authenticator_class == "hub.native_auth.PlatformNativeAuthenticator"
-    assert "GenericOAuthenticator" not in c
+    assert c.JupyterHub.authenticator_class == "oauthenticator.generic.GenericOAuthenticator"
+    native = Config()
+    hub_config.apply_all(
+        Settings(_env_file=None, data_dir=tmp_path, authenticator="native"), native
+    )
+    assert native.JupyterHub.authenticator_class == "hub.native_auth.PlatformNativeAuthenticator"
+    assert "GenericOAuthenticator" not in native
 
 
 def test_plain_http_on_another_machine_is_refused_before_the_hub_starts(tmp_path: Path) -> None:

@@ -28,4 +28,10 @@ def test_with_the_platform_sign_in_admins_sign_up_on_its_page(tmp_path: Path) ->
 def test_with_smtp_the_banner_names_the_server(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path, smtp_host="mail.example", smtp_port=25)
     banner = _banner(settings, 1.0)
-    assert "sent via mail.example:25" in banner and "hub/signup" in banner
+    assert "sent via mail.example:25" in banner
+
+
+def test_with_native_accounts_people_sign_up_on_the_hub(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, authenticator="native")
+    banner = _banner(settings, 1.0)
+    assert "hub/signup" in banner and "accounts/sign-up" not in banner

@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.exceptions import HTTPException
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from api.accounts import administration, bulk_import, directory, invitations, links
 from api.accounts.csrf import CSRF_FIELD, check_form_token
@@ -102,12 +102,17 @@ def _account_path(account_id: uuid.UUID) -> str:
 
 
 @router.get("/admin")
-async def accounts_list(request: Request, db: SessionDep, q: str = "", page: str = "1") -> Response:
+async def accounts_list(
+    request: Request,
+    db: SessionDep,
+    q: str = "",
+    page_number: Annotated[str, Query(alias="page")] = "1",
+) -> Response:
     here = f"{ADMIN}?{urlencode({'q': q})}" if q else ADMIN
     admin = await signed_in_admin(request, db, here)
     if not isinstance(admin, Account):
         return admin
-    number = int(page) if page.isdigit() and len(page) < 7 else 1
+    number = int(page_number) if page_number.isdigit() and len(page_number) < 7 else 1
     found = await directory.search_accounts(db, q, number)
 
     def page_link(n: int) -> str:

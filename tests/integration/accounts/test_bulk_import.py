@@ -357,6 +357,14 @@ async def test_files_past_the_limits_or_unreadable_get_a_clear_message(
             browser, "name,email\n" + "x" * bulk_import.MAX_FILE_BYTES, as_file=True
         )
         assert huge.status_code == 422 and "KB can be imported at once" in huge.text
+        pasted = await send_import(browser, "name,email\n" + "x" * bulk_import.MAX_FILE_BYTES * 2)
+        assert pasted.status_code == 413 and "KB can be imported at once" in pasted.text
+        declared = await browser.post(
+            IMPORT,
+            content=b"x" * (bulk_import.MAX_FILE_BYTES * 4),
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        )
+        assert declared.status_code == 413 and "The form is too large" in declared.text
 
         shown = await browser.get(IMPORT)
         token = shown.text.partition('name="csrf_token" value="')[2].partition('"')[0]

@@ -3,6 +3,8 @@ response shapes, the api's provider URLs pointed at them (as for GitHub Enterpri
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from api.accounts.external.routes import sign_in_buttons
+from api.accounts.sessions import ACCOUNTS_PREFIX
+from api.accounts.templating import render_template
 from api.core.config import Settings
 from api.core.db import Database
 from api.models.account import Account, AccountIdentity
@@ -176,3 +181,22 @@ async def test_the_sign_in_page_offers_only_configured_providers(
     async with account_pages(settings) as offered:
         started = await offered.get(f"{PAGES}/external/github/start")
         assert started.status_code == 303
+        # The buttons the sign-in page shows for these settings lead to the providers.
+        page = render_template(
+            "pages/sign_in.html",
+            product_name="P",
+            prefix=ACCOUNTS_PREFIX,
+            csrf_field="csrf_token",
+            csrf_token="t",
+            account=None,
+            error=None,
+            error_field=None,
+            values={"next": "/hub/home"},
+            outside_providers=sign_in_buttons(settings),
+        )
+        buttons = re.findall(r'href="([^"]*/external/[^"]+/start[^"]*)"[^>]*>([^<]+)<', page)
+        assert [label for _, label in buttons] == ["Continue with GitHub", "Continue with Google"]
+        for href, _ in buttons:
+            answer = await offered.get(html.unescape(href))
+            assert answer.status_code == 303
+            assert answer.headers["location"].startswith("http://127.0.0.1:")

@@ -306,3 +306,34 @@ async def test_a_provider_that_is_down_gets_a_page_not_an_error(
         assert "could not be reached" in answer.text and "Try Campus SSO again" in answer.text
         unknown = await browser.get(f"{PAGES}/external/nosuch/start")
         assert unknown.status_code == 404
+
+
+async def test_confirming_a_link_to_an_unconfirmed_account_drops_its_password(
+    browser: httpx.AsyncClient, provider: OidcMock, database: Database, smtp: SmtpServer
+) -> None:
+    # Someone signed up with this address and a password, but never confirmed the address.
+    squatter = await create_account(
+        database, password_hash=await hash_password(PASSWORD), verified=False
+    )
+    assert squatter.email is not None
+    sub = subject()
+    provider.set_user(sub, {"email": squatter.email, "email_verified": True})
+    await sign_in_at_provider(browser, provider, sub)
+    [mail] = smtp.inbox.to(squatter.email)
+    [url] = [link for link in mail.links() if "/accounts/link?" in link]
+    confirm = await browser.get(link_path(url))
+    done = await browser.post(
+        f"{PAGES}/link",
+        data={
+            "token": parse_qs(urlsplit(url).query)["token"][0],
+            "csrf_token": csrf_token(confirm.text),
+        },
+    )
+    assert done.status_code == 303
+    # The address's owner proved it twice (provider and mail); the password was not theirs.
+    async with database.sessionmaker() as session:
+        account = await session.get(Account, squatter.id)
+        assert account is not None
+        assert account.password_hash is None and account.email_verified_at is not None
+        assert account.session_epoch == 1
+    assert await signed_in_as(browser) == squatter.username

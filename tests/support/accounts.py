@@ -71,13 +71,17 @@ def random_client_address() -> str:
 
 
 def mail_settings(settings: Settings, smtp: SmtpServer, **overrides: object) -> Settings:
-    """``settings`` sending mail to the test server (plain SMTP), links on ``http://hub``."""
+    """``settings`` sending mail to the test server (plain SMTP), links on ``http://hub``.
+
+    The hub's OpenID Connect provider stays off (``authenticator`` native): it refuses a
+    plain-http address other than this machine's, and the account pages work without it."""
     return settings.model_copy(
         update={
             "smtp_host": smtp.host,
             "smtp_port": smtp.port,
             "smtp_security": "none",
             "public_url": "http://hub",
+            "authenticator": "native",
             **overrides,
         }
     )

@@ -83,6 +83,15 @@ def configured_providers(settings: Settings) -> dict[str, OutsideProvider]:
     return {provider.name: provider for provider in providers}
 
 
+def sign_in_buttons(settings: Settings) -> list[dict[str, str]]:
+    """The configured providers as the sign-in and sign-up pages show them: their
+    templates render ``outside_providers`` (pages/external_buttons.html) when given it."""
+    return [
+        {"name": p.name, "display_name": p.display_name}
+        for p in configured_providers(settings).values()
+    ]
+
+
 def callback_url(settings: Settings, provider: OutsideProvider) -> str:
     """Where the provider sends the browser back: the callback URL to register with it."""
     return (

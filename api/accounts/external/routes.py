@@ -67,14 +67,6 @@ def _start_url(provider: str, next_url: str) -> str:
     return f"{ACCOUNTS_PREFIX}external/{provider}/start?{urlencode({'next': next_url})}"
 
 
-def sign_in_buttons(settings: Settings) -> list[dict[str, str]]:
-    """The configured providers as the sign-in and sign-up pages show them."""
-    return [
-        {"name": p.name, "display_name": p.display_name}
-        for p in configured_providers(settings).values()
-    ]
-
-
 def _problem(
     request: Request,
     exc: AccountError,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.accounts.external.routes import sign_in_buttons
+from api.accounts.external.providers import sign_in_buttons
 from api.accounts.sessions import ACCOUNTS_PREFIX
 from api.accounts.templating import render_template
 from api.core.config import Settings

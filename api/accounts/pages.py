@@ -28,6 +28,7 @@ from api.accounts.errors import (
     SignInFailed,
     SignUpClosed,
 )
+from api.accounts.external.providers import sign_in_buttons
 from api.accounts.mail import Mailer
 from api.accounts.sessions import (
     ACCOUNTS_PREFIX,
@@ -101,6 +102,7 @@ def page(
         error=context.pop("error", None),
         error_field=context.pop("error_field", None),
         values=context.pop("values", {}),
+        outside_providers=sign_in_buttons(settings),
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

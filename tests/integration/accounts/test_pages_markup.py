@@ -54,11 +54,13 @@ async def test_every_page_is_branded_labelled_and_fits_a_phone(
         assert unlabelled == []
         assert "width=device-width" in parsed.meta["viewport"]
         assert parsed.scripts == 0
-        [stylesheet] = parsed.stylesheets
-        assert stylesheet.startswith("/services/api/")  # local, never another host
-        css = await browser.get(stylesheet)
-        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-        assert "@media (max-width" in css.text
+        assert parsed.stylesheets[0].endswith("/accounts.css")
+        for stylesheet in parsed.stylesheets:
+            assert stylesheet.startswith("/services/api/")  # local, never another host
+            css = await browser.get(stylesheet)
+            assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        main_css = await browser.get(parsed.stylesheets[0])
+        assert "@media (max-width" in main_css.text
         headers = answer.headers
         assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
         assert "default-src 'none'" in headers["content-security-policy"]

@@ -86,4 +86,7 @@ CONFIGURATORS: dict[str, Callable[[Settings, Any], None]] = {
 
 def apply_auth(settings: Settings, c: Any) -> None:
     CONFIGURATORS[settings.authenticator](settings, c)
-    c.Authenticator.admin_users = set(settings.admin_users)
+    if settings.authenticator == "native":
+        c.Authenticator.admin_users = set(settings.admin_users)
+    # With the platform's sign-in the platform decides who is an admin (api/accounts/roles.py:
+    # a listed address counts once verified) and says so by the platform-admins group.

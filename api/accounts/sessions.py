@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from api.accounts.roles import raise_listed_admin
 from api.core.config import Settings
 from api.core.names import API_PREFIX
 from api.events import append_event
@@ -180,6 +181,7 @@ async def start_session(
         last_seen_at=now,
     )
     db_session.add(row)
+    raise_listed_admin(db_session, _settings(request), account)
     append_event(
         db_session,
         stream=f"account:{account.id}",

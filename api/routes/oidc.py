@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from api.accounts.roles import raise_listed_admin
 from api.accounts.sessions import current_session, end_session, login_url, safe_next
 from api.deps import SessionDep
 from api.errors import BadRequest, NotFound, ServiceUnavailable
@@ -78,6 +79,9 @@ async def authorize(request: Request, provider: ProviderDep, session: SessionDep
     oauth_request = await _oauth_request(request, provider)
     signed_in = await current_session(request, session)
     account = await session.get(Account, signed_in.account_id) if signed_in else None
+    if account is not None:
+        # An account the operator lists as admin goes to the hub as one (committed below).
+        raise_listed_admin(session, request.app.state.settings, account)
     user = SignedInUser(account, signed_in.created_at) if signed_in and account else None
     server = provider.server
 

@@ -17,8 +17,10 @@ from tests.support.filesystem import reachable_by_other_users
 from tests.support.network import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# The admin every test platform names (DATAZENTR_ADMIN_USERS): signs up as this user name.
+# The admin every test platform names (DATAZENTR_ADMIN_USERS) by address; signing up with it
+# gives the user name ADMIN_NAME.
 ADMIN_NAME = "platform-admin"
+ADMIN_EMAIL = f"{ADMIN_NAME}@example.org"
 READY_TIMEOUT = 120
 STOP_TIMEOUT = 60
 
@@ -82,7 +84,7 @@ def start_platform(data_dir: Path, log_path: Path, **env: str) -> Platform:
             "DATAZENTR_HUB_API_PORT": str(free_port()),
             "DATAZENTR_PROXY_API_PORT": str(free_port()),
             "DATAZENTR_API_PORT": str(free_port()),
-            "DATAZENTR_ADMIN_USERS": ADMIN_NAME,
+            "DATAZENTR_ADMIN_USERS": ADMIN_EMAIL,
             "DATAZENTR_SPAWNER": "local",
             # Quota rounds every 2 s, so budget enforcement shows within a test.
             "DATAZENTR_QUOTA_CHECK_SECONDS": "2",

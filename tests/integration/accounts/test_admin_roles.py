@@ -38,10 +38,12 @@ async def test_admin_users_makes_a_verified_address_or_a_user_name_an_admin(
             await sign_in(browser, person)
             answer = await browser.get(ADMIN)
             assert answer.status_code == (200 if admin else 403), person.username
-    # Without the setting, none of them is an admin.
-    async with account_pages(account_settings) as browser:
-        await sign_in(browser, verified)
-        assert (await browser.get(ADMIN)).status_code == 403
+    # Signing in gave the listed ones the role itself: it stays without the setting (an
+    # admin takes it away on the accounts page); the unverified address never got it.
+    for person, admin in ((verified, True), (unverified, False)):
+        async with account_pages(account_settings) as browser:
+            await sign_in(browser, person)
+            assert (await browser.get(ADMIN)).status_code == (200 if admin else 403)
 
 
 async def test_a_listed_account_is_raised_to_the_role_with_an_event(
@@ -107,3 +109,20 @@ async def test_a_listed_admin_counts_when_the_last_admin_steps_down(
             assert row is not None and row.role == "developer"
     finally:
         await database.dispose()
+
+
+async def test_signing_in_with_a_listed_address_gives_the_role(
+    account_settings: Settings, database: Database
+) -> None:
+    person = await person_with_password(database)
+    other = await person_with_password(database)
+    assert person.email
+    settings = listing(account_settings, person.email)
+    for who in (person, other):
+        async with account_pages(settings) as browser:
+            await sign_in(browser, who)
+    async with database.sessionmaker() as session:
+        raised = await session.get(Account, person.id)
+        unlisted = await session.get(Account, other.id)
+        assert raised is not None and raised.role == "platform_admin"
+        assert unlisted is not None and unlisted.role != "platform_admin"

@@ -14,6 +14,7 @@ from typing import Any
 from api.core.config import ConfigError, Settings
 from api.core.logging import JSON_FIELDS
 from api.core.names import (
+    API_PREFIX,
     API_SERVICE,
     CULLER_SERVICE,
     DASHBOARDS_SERVICE,
@@ -196,6 +197,13 @@ def apply_logging(settings: Settings, c: Any) -> None:
 
 def apply_pages(settings: Settings, c: Any) -> None:
     c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
+    c.JupyterHub.template_vars = {
+        "product_name": settings.product_name,
+        # The platform's account pages, where people manage what the hub signs them in with.
+        "account_url": f"{API_PREFIX}accounts/settings"
+        if settings.authenticator == "platform"
+        else "",
+    }
     # After login people land on the hub home (start server, dashboards), not in a spawn.
     c.JupyterHub.redirect_to_server = False
 

@@ -77,10 +77,29 @@ def test_local_spawner_runs_the_platform_singleuser_with_homes_in_data_dir(
     assert c.SimpleLocalProcessSpawner.home_dir_template == str(tmp_path / "users" / "{username}")
 
 
-def test_pages_carry_the_product_name(tmp_path: Path) -> None:
-    c = built(settings_for(tmp_path))
+def test_pages_carry_the_product_name_and_the_account_link(tmp_path: Path) -> None:
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader
+
+    c = built(settings_for(tmp_path, product_name="Acme Notebooks"))
     (templates,) = c.JupyterHub.template_paths
-    assert "DATAZENtr" in (Path(templates) / "page.html").read_text()
+    assert c.JupyterHub.template_vars["product_name"] == "Acme Notebooks"
+    assert c.JupyterHub.template_vars["account_url"] == "/services/api/accounts/settings"
+    # The hub's own page template, overridden as JupyterHub loads it (ours, then its own).
+    hub_templates = Path(sys.prefix) / "share" / "jupyterhub" / "templates"
+    loader = ChoiceLoader(
+        [
+            FileSystemLoader(templates),
+            PrefixLoader({"templates": FileSystemLoader(str(hub_templates))}),
+            FileSystemLoader(str(hub_templates)),
+        ]
+    )
+    page = Environment(loader=loader).get_template("page.html")
+    html = page.render(
+        c.JupyterHub.template_vars, base_url="/hub/", user=None, static_url=lambda *a, **k: ""
+    )
+    assert "Acme Notebooks" in html and "JupyterHub logo" not in html
+    native = built(settings_for(tmp_path, authenticator="native"))
+    assert native.JupyterHub.template_vars["account_url"] == ""
 
 
 def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:

@@ -3,14 +3,21 @@
 First the hub: the person's hub user is deleted through its REST API (the hub stops their
 servers first and drops every token of the user). Only when that worked, or the hub never
 knew the user, is the account row removed; its identities, sessions, mailed links and the
-provider's grants go with it (their foreign keys cascade). A hub that does not answer
-leaves everything as it was, so the person can simply try again.
+provider's grants go with it (their foreign keys cascade), and so does the platform profile
+kept under the user name (name, address, plan). A hub that does not answer leaves
+everything as it was, so the person can simply try again.
+
+The user name is retired in the same transaction (``usernames.retire_username``): the
+platform's records kept under it (generated projects, assistant conversations, usage) stay,
+and no later account may be given the name and with it those records or the files.
 
 The event log records that an account was deleted, under the account's id, without its
 name or address; a mail to the address confirms it.
 
-What deleting the hub user does to the person's files depends on the spawner:
-``files_statement`` says it as it is.
+Deleting the hub user deletes the person's files: JupyterHub calls each of the user's
+spawners' ``delete_forever``, which removes the home volume (Docker, hub/spawners.py), the
+home folder (local processes, hub/spawners.py) or the volume claims (KubeSpawner).
+``files_statement`` says which, for this platform's spawner.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts import ratelimit
@@ -25,8 +33,10 @@ from api.accounts.errors import MailUnavailable
 from api.accounts.hub_client import HubClient
 from api.accounts.mail import Mailer
 from api.accounts.service import _mail
+from api.accounts.usernames import retire_username
 from api.core.config import Settings
 from api.events import append_event
+from api.models import UserProfile
 from api.models.account import Account
 
 log = logging.getLogger(__name__)
@@ -51,19 +61,20 @@ class Deleted:
 
 def files_statement(settings: Settings, username: str) -> str:
     """What happens to the person's files when their hub user is deleted, for this
-    platform's spawner (DockerSpawner 14 and the local spawner remove no files on user
-    deletion; KubeSpawner deletes the user's volume claims)."""
+    platform's spawner (each deletes its server's home in ``delete_forever``)."""
+    named = "and one for each named server"
     if settings.spawner == "kubernetes":
-        return (
-            "Your servers' storage (the volume claim datazentr-home-"
-            f"{username}) is deleted with your hub user, and your files with it."
+        where = f"the storage of your servers (the volume claim datazentr-home-{username}, {named})"
+    elif settings.spawner == "docker":
+        where = f"your servers' home folders (the Docker volume datazentr-home-{username}, {named})"
+    elif settings.spawner == "local":
+        where = f"your home folder (users/{username} in the platform's data directory)"
+    else:
+        where = (
+            f"your servers' home folders (the Docker volume datazentr-home-{username}, {named}; "
+            f"or the folder users/{username} in the platform's data directory)"
         )
-    return (
-        "Your files are not deleted: your servers' home folder (the Docker volume "
-        f"datazentr-home-{username}, or the folder users/{username} in the platform's data "
-        "directory) stays on the platform's machine until its operator removes it. Copy "
-        "anything you want to keep before you delete your account."
-    )
+    return f"Deleting your hub user deletes your files with it: {where}."
 
 
 async def delete_account(
@@ -85,6 +96,8 @@ async def delete_account(
     for limit in limits:
         await ratelimit.forget(db_session, limit)
     await db_session.delete(account)
+    await db_session.execute(delete(UserProfile).where(UserProfile.hub_name == username))
+    await retire_username(db_session, username)
     append_event(
         db_session,
         stream=f"account:{account_id}",

@@ -5,7 +5,7 @@ hash, optional e-mail, whether an admin authorised them); the hub's ``users`` ta
 is an admin. Each becomes an account with the same user name (their server and files keep
 belonging to them) and the bcrypt hash, which the first sign-in replaces by argon2id.
 Users an admin never authorised are carried over disabled. Running the import again adds
-only users it has not seen.
+only users it has not seen, and never one whose account was deleted (its name is retired).
 
     python -m api.accounts.native_import            # the hub database in the data dir
 
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts.errors import FormError
 from api.accounts.service import account_by_email, normal_email
+from api.accounts.usernames import is_retired
 from api.core.config import Settings, get_settings
 from api.core.db import Database
 from api.events import append_event
@@ -104,6 +105,10 @@ async def import_native_users(db_session: AsyncSession, users: list[NativeUser])
     for user in users:
         if await db_session.scalar(select(Account.id).where(Account.username == user.username)):
             report.skipped.append((user.username, "an account with this name exists"))
+            continue
+        if await is_retired(db_session, user.username):
+            # Its account was deleted: carrying it over again would bring the person back.
+            report.skipped.append((user.username, "the account with this name was deleted"))
             continue
         email = None
         if user.email:

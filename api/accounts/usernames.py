@@ -1,7 +1,9 @@
 """Hub names for new accounts: lowercase ``[a-z0-9-]``, from the e-mail or name, unique.
 
 The name is chosen once at sign-up and never changes: it names the person's server, home
-and records in the hub.
+and records in the hub. A deleted account's name is retired, never to be given again: the
+platform's records under it (projects, assistant conversations, usage) stay, and a newcomer
+with the same name must not inherit them.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, union
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from api.models.account import Account
+from api.models.account import Account, RetiredUsername
 
 MAX_LENGTH = 32
 # Names that read as the platform's own, or that the hub's URLs would confuse.
@@ -34,21 +38,35 @@ def base_username(email: str, display_name: str | None = None) -> str:
     return "user"
 
 
+def _base_or_suffixed(column: InstrumentedAttribute[str], base: str) -> ColumnElement[bool]:
+    return (column == base) | column.like(f"{base}-%")
+
+
 async def unique_username(db_session: AsyncSession, base: str) -> str:
-    """``base``, or ``base-2``, ``base-3``… whichever no account has yet."""
+    """``base``, or ``base-2``, ``base-3``… whichever no account has and none had before."""
     base = base[: MAX_LENGTH - 4].strip("-") or "user"
-    taken = set(
-        (
-            await db_session.scalars(
-                select(Account.username).where(
-                    (Account.username == base) | Account.username.like(f"{base}-%")
-                )
-            )
-        ).all()
+    # One statement, one snapshot: a deletion committing meanwhile (account gone, name
+    # retired in the same transaction) is seen whole or not at all.
+    names = union(
+        select(Account.username).where(_base_or_suffixed(Account.username, base)),
+        select(RetiredUsername.username).where(_base_or_suffixed(RetiredUsername.username, base)),
     )
+    taken = set((await db_session.scalars(names)).all())
     if base not in taken and base not in RESERVED:
         return base
     suffix = 2
     while f"{base}-{suffix}" in taken:
         suffix += 1
     return f"{base}-{suffix}"
+
+
+async def is_retired(db_session: AsyncSession, username: str) -> bool:
+    """Whether ``username`` was a deleted account's."""
+    return await db_session.get(RetiredUsername, username) is not None
+
+
+async def retire_username(db_session: AsyncSession, username: str) -> None:
+    """Record ``username`` as never to be given again (in the caller's transaction)."""
+    await db_session.execute(
+        insert(RetiredUsername).values(username=username).on_conflict_do_nothing()
+    )

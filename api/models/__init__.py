@@ -5,6 +5,7 @@ from api.models.account import (
     AccountIdentity,
     AccountSession,
     AccountToken,
+    RetiredUsername,
     SignInAttempt,
 )
 from api.models.assistant import AssistantConversation, AssistantMessage, AssistantUsage
@@ -44,6 +45,7 @@ __all__ = [
     "Plan",
     "Project",
     "ProjectEvent",
+    "RetiredUsername",
     "ServerSession",
     "SignInAttempt",
     "Tenant",

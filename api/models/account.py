@@ -136,6 +136,17 @@ class AccountSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class RetiredUsername(Base):
+    """The user name of a deleted account. It is never given to a new account: the hub, the
+    spawners (home volume ``datazentr-home-<name>``) and the platform's own records
+    (projects, assistant conversations, usage) know a person by it."""
+
+    __tablename__ = "retired_usernames"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class SignInAttempt(Base):
     """A failed (or throttled) sign-in, by account and by client address, for rate limits."""
 

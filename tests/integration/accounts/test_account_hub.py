@@ -249,7 +249,7 @@ async def test_deleting_the_account_stops_and_deletes_the_hub_user(
         await session.commit()
 
     page = await browser.get(f"{SETTINGS_PAGES}/delete")
-    assert "Your files are not deleted" in page.text
+    assert "deletes your files with it" in page.text
     deleted = await browser.post(
         f"{SETTINGS_PAGES}/delete",
         data={

@@ -265,7 +265,7 @@ async def test_deletion_needs_the_user_name_and_the_password(
     await sign_in(client, account)
     page = await client.get(f"{SETTINGS_PAGES}/delete")
     assert page.status_code == 200
-    assert "What is deleted at once" in page.text and "Your files are not deleted" in page.text
+    assert "What is deleted at once" in page.text and "deletes your files with it" in page.text
     for form, message in [
         ({"confirm_username": "someone-else", "password": PASSWORD}, "Type your user name"),
         ({"confirm_username": account.username, "password": "wrong-guess-1234"}, "not your"),

@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts import invitations, service
 from api.accounts.administration import keep_assigned_role
 from api.accounts.errors import FormError, MailUnavailable
 from api.accounts.mail import Mailer
-from api.accounts.usernames import base_username, unique_username
 from api.core.config import Settings
 from api.events import append_event
 from api.models import Plan, Tenant, UserProfile
@@ -369,30 +367,17 @@ class AddressTaken(Exception):
 
 async def _new_account(db_session: AsyncSession, row: ImportRow) -> Account:
     """The row's account, added and flushed (in a savepoint, so a clash undoes only it)."""
-    base = base_username(row.email, row.name)
-    for _attempt in range(5):
-        account = Account(
-            id=uuid.uuid4(),
-            username=await unique_username(db_session, base),
-            email=row.email,
-            display_name=row.name,
-            # No password and no terms yet: the person chooses one and accepts them on the
-            # invitation's page.
-            password_hash=None,
-            role=row.role,
-            session_epoch=0,
+    try:
+        # No password and no terms yet: the person chooses one and accepts them on the
+        # invitation's page.
+        account = await service.new_account(
+            db_session, email=row.email, name=row.name, password_hash=None, role=row.role
         )
-        try:
-            async with db_session.begin_nested():
-                db_session.add(account)
-                await db_session.flush()
-        except IntegrityError:
-            # Someone took the name or the address since it was checked.
-            if await service.account_by_email(db_session, row.email) is not None:
-                raise AddressTaken(row.email) from None
-            continue
-        return account
-    raise AddressTaken(row.email)
+    except FormError:
+        raise AddressTaken(row.email) from None
+    if account is None:
+        raise AddressTaken(row.email)
+    return account
 
 
 async def _create(db_session: AsyncSession, row: ImportRow, *, actor: Account) -> Account:

@@ -174,54 +174,105 @@ async def sign_up(
     # Hashed either way, so both answers take as long.
     password_hash = await hash_password(password)
     existing = await account_by_email(db_session, email)
-    if existing is not None:
-        _event(db_session, existing, "account.sign_up_repeated")
-        await db_session.commit()
-        await _mail(
-            settings,
-            mailer,
-            to=email,
-            template="sign_up_existing",
-            name=existing.display_name or existing.username,
-            sign_in_url=links.page_url(settings, "sign-in"),
-            reset_url=links.page_url(settings, "forgot"),
+    if existing is None:
+        account = await new_account(
+            db_session,
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            terms_accepted_at=datetime.now(UTC),
         )
-        return
-    account = await _create_account(db_session, name=name, email=email, password_hash=password_hash)
-    _event(db_session, account, "account.signed_up", method="password")
-    await _mail_link(
-        db_session, settings, mailer, account, purpose="verify_email", email=email, hours=24
+        if account is not None:
+            _event(db_session, account, "account.signed_up", method="password")
+            await _mail_link(
+                db_session, settings, mailer, account, purpose="verify_email", email=email, hours=24
+            )
+            return
+        # A sign-up for the same address at the same moment got there first: this one is
+        # answered as any other for an address with an account.
+        existing = await account_by_email(db_session, email)
+        assert existing is not None  # why new_account returns None
+    await _tell_owner_of_sign_up(db_session, settings, mailer, existing, email)
+
+
+async def _tell_owner_of_sign_up(
+    db_session: AsyncSession, settings: Settings, mailer: Mailer, owner: Account, email: str
+) -> None:
+    """The answer to a sign-up for an address with an account: its owner is told by mail."""
+    _event(db_session, owner, "account.sign_up_repeated")
+    await db_session.commit()
+    await _mail(
+        settings,
+        mailer,
+        to=email,
+        template="sign_up_existing",
+        name=owner.display_name or owner.username,
+        sign_in_url=links.page_url(settings, "sign-in"),
+        reset_url=links.page_url(settings, "forgot"),
     )
+
+
+# Attempts at a free user name before giving up (each retry follows a clash with another
+# account made at the same moment).
+USERNAME_ATTEMPTS = 5
+
+
+async def new_account(
+    db_session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password_hash: str | None,
+    role: str = "developer",
+    terms_accepted_at: datetime | None = None,
+) -> Account | None:
+    """A new account for ``email`` under a user name no account has or had (usernames.py),
+    added and flushed in a savepoint, so a clash undoes only it; the caller commits.
+
+    None when the address got an account meanwhile (another sign-up or import committed
+    it between the caller's check and this insert). ``FormError`` if every name tried was
+    taken the same way."""
+    base = base_username(email, name)
+    for _attempt in range(USERNAME_ATTEMPTS):
+        account = Account(
+            id=uuid.uuid4(),
+            username=await unique_username(db_session, base),
+            email=email,
+            display_name=name,
+            password_hash=password_hash,
+            role=role,
+            terms_accepted_at=terms_accepted_at,
+            session_epoch=0,
+        )
+        try:
+            # Added inside the savepoint: its rollback then takes the account out of the
+            # session again, and the caller's transaction stays usable.
+            async with db_session.begin_nested():
+                db_session.add(account)
+                await db_session.flush()
+        except IntegrityError:
+            if await account_by_email(db_session, email) is not None:
+                return None
+            continue  # someone took the name between the check and the insert
+        return account
+    raise FormError("name", "We could not choose a user name for you; try again.")
 
 
 async def _create_account(
     db_session: AsyncSession, *, name: str, email: str, password_hash: str
 ) -> Account:
-    base = base_username(email, name)
-    for _attempt in range(5):
-        username = await unique_username(db_session, base)
-        account = Account(
-            id=uuid.uuid4(),
-            username=username,
-            email=email,
-            display_name=name,
-            password_hash=password_hash,
-            role="developer",
-            terms_accepted_at=datetime.now(UTC),
-            session_epoch=0,
-        )
-        db_session.add(account)
-        try:
-            async with db_session.begin_nested():
-                await db_session.flush()
-        except IntegrityError:
-            # Someone took the name (or the address) between the check and the insert.
-            db_session.expunge(account)
-            if await account_by_email(db_session, email) is not None:
-                raise FormError("email", "Try again in a moment.") from None
-            continue
-        return account
-    raise FormError("name", "We could not choose a user name for you; try again.")
+    """A new account with a password and the terms accepted now; ``FormError`` if the
+    address got an account at the same moment (trying again finds that account)."""
+    account = await new_account(
+        db_session,
+        email=email,
+        name=name,
+        password_hash=password_hash,
+        terms_accepted_at=datetime.now(UTC),
+    )
+    if account is None:
+        raise FormError("email", "Try again in a moment.")
+    return account
 
 
 async def resend_verification(

@@ -19,8 +19,13 @@ from api.core.db import Database
 from api.models.account import Account
 from tests.support.accounts import PAGES, PASSWORD, create_account, random_client_address
 from tests.support.artifacts import artifact_path
+from tests.support.waiting import PATIENCE_SECONDS
 
 T = TypeVar("T")
+PATIENCE_MS = PATIENCE_SECONDS * 1000
+# A page may take a while on a busy machine (an import mails every person before it answers):
+# every wait, and every ``expect`` of these tests, is this patient.
+expect.set_options(timeout=PATIENCE_MS)
 
 SCREENS = {
     "desktop": {"width": 1280, "height": 800},
@@ -56,6 +61,7 @@ def open_screen(chromium: Browser, screen: str, *, local: tuple[str, ...] = ()) 
             route.abort()
 
     context.route("**/*", only_loopback)
+    context.set_default_timeout(PATIENCE_MS)
     return context.new_page()
 
 
@@ -74,9 +80,12 @@ def check_page(page: Page, name: str, screen: str, *, heading: str | None = None
     """The page has one main heading (``heading`` if given), every control is labelled, it
     fits the screen; its screenshot goes to test-artifacts/accounts-<name>-<screen>.png."""
     h1 = page.locator("h1")
-    expect(h1).to_have_count(1)
     if heading is not None:
+        # First, so the page is the one that follows a click, not the one before it.
         expect(h1).to_have_text(heading)
+    else:
+        page.wait_for_load_state()
+    expect(h1).to_have_count(1)
     assert unlabelled_controls(page) == [], f"{name}: controls without a label"
     page.screenshot(path=artifact_path(f"accounts-{name}-{screen}.png"), full_page=True)
     assert fits(page), f"{name} is wider than the {screen} screen"

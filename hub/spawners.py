@@ -4,12 +4,19 @@
 - ``local``: a process on this machine, for machines without Docker. It does not isolate
   users from each other or from the platform.
 - ``kubernetes``: one pod per user through KubeSpawner, for clusters (see ``deploy/``).
+
+When a user is deleted, JupyterHub calls ``delete_forever`` on each of their spawners: the
+Docker spawner removes the server's container and home volume, the local spawner the user's
+home directory, KubeSpawner the volume claims. Nothing else (no other user's files, no shared
+volume) is touched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,6 +45,36 @@ IMAGE_PAGE_CONFIG = EXTENSIONS_DIR.parent / "images" / "singleuser" / "page_conf
 PIDS_LIMIT = 512
 
 
+USERNAME_FIELD = "{username}"
+
+
+def home_to_delete(home_dir_template: str, username: str) -> Path | None:
+    """The user's own home directory under a ``<users dir>/{username}`` template, or None
+    when there is none to delete safely: a template of another shape, or a name that is
+    not exactly one directory entry ("..", "a/b")."""
+    template = Path(home_dir_template)
+    if template.name != USERNAME_FIELD or "{" in str(template.parent):
+        return None
+    if username in ("", ".", "..") or "/" in username or "\0" in username:
+        return None
+    return template.parent / username
+
+
+def delete_home(home: Path) -> str:
+    """Remove ``home`` without following a link out of it: a link there is removed itself,
+    and links inside the directory are removed, never their targets. What was done."""
+    if home.is_symlink() or (home.exists() and not home.is_dir()):
+        home.unlink()
+        return "removed"
+    if not home.exists():
+        return "absent"
+    # A directory entry of the users directory, not a way out of it.
+    if home.resolve().parent != home.parent.resolve():
+        return "outside"
+    shutil.rmtree(home)  # fd-based on Linux: it never follows symlinks inside
+    return "removed"
+
+
 class LocalSessionSpawner(PlanLimitsMixin, SimpleLocalProcessSpawner):  # type: ignore[misc]
     """One local JupyterLab process per user, home directories under the data dir."""
 
@@ -45,6 +82,26 @@ class LocalSessionSpawner(PlanLimitsMixin, SimpleLocalProcessSpawner):  # type: 
     def _default_args(self) -> list[str]:
         # jupyter-server refuses to run as root unless told; the hub may run as root.
         return ["--allow-root"] if os.geteuid() == 0 else []
+
+    async def delete_forever(self) -> None:
+        """The user is deleted: remove their home directory (``users/<name>`` in the data
+        dir), and only that. Named servers share the home, so deleting one of them alone
+        leaves it; the hub deletes the default server with the user."""
+        if self.name:
+            return
+        home = home_to_delete(self.home_dir_template, self.user.name)
+        if home is None:
+            self.log.warning(
+                "not deleting the home of %s: %s is not a per-user directory",
+                self.user.name,
+                self.home_dir_template,
+            )
+            return
+        done = await asyncio.to_thread(delete_home, home)
+        if done == "outside":
+            self.log.warning("not deleting %s: it leads outside %s", home, home.parent)
+        else:
+            self.log.info("home %s of deleted user %s: %s", home, self.user.name, done)
 
 
 # Servers paused on stop, by container name: when each was paused (monotonic seconds).
@@ -176,6 +233,38 @@ class PausingDockerSpawner(DockerSpawner):  # type: ignore[misc]
             return "127.0.0.1", int(self.port)
         ip_port: tuple[str, int] = await super().get_ip_and_port()
         return ip_port
+
+    def own_volumes(self) -> list[str]:
+        """The named volumes of this server alone: those whose name has the user's name in
+        it (the home volume). Host paths and shared volumes are never the user's to delete."""
+        names = []
+        for source in self.volumes:
+            if source.startswith(("/", ".")) or not any(
+                f"{{{field}}}" in source for field in ("username", "safe_username", "raw_username")
+            ):
+                continue
+            name = str(self.format_volume_name(source, self))
+            if "/" not in name:
+                names.append(name)
+        return names
+
+    async def delete_forever(self) -> None:
+        """The user (or this named server) is deleted: remove the server's container if one
+        is left (a paused server) and its own home volume (``own_volumes``)."""
+        _PAUSED.pop(self.object_name, None)
+        try:
+            await self.docker("remove_container", self.object_name, force=True)
+        except docker_errors.NotFound:
+            pass
+        else:
+            self.log.info("removed container %s of deleted %s", self.object_name, self._log_name)
+        for volume in self.own_volumes():
+            try:
+                await self.docker("remove_volume", volume)
+            except docker_errors.NotFound:
+                self.log.info("no volume %s to remove for %s", volume, self._log_name)
+            else:
+                self.log.info("removed volume %s of deleted %s", volume, self._log_name)
 
 
 class PlatformDockerSpawner(PlanLimitsMixin, PausingDockerSpawner):

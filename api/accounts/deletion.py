@@ -62,18 +62,16 @@ class Deleted:
 def files_statement(settings: Settings, username: str) -> str:
     """What happens to the person's files when their hub user is deleted, for this
     platform's spawner (each deletes its server's home in ``delete_forever``)."""
-    named = "and one for each named server"
+    docker = "the Docker volumes that hold your servers' home folders"
+    local = f"your home folder, users/{username} in the platform's data directory"
     if settings.spawner == "kubernetes":
-        where = f"the storage of your servers (the volume claim datazentr-home-{username}, {named})"
+        where = "the storage volumes of your servers"
     elif settings.spawner == "docker":
-        where = f"your servers' home folders (the Docker volume datazentr-home-{username}, {named})"
+        where = docker
     elif settings.spawner == "local":
-        where = f"your home folder (users/{username} in the platform's data directory)"
+        where = local
     else:
-        where = (
-            f"your servers' home folders (the Docker volume datazentr-home-{username}, {named}; "
-            f"or the folder users/{username} in the platform's data directory)"
-        )
+        where = f"{docker} (or {local})"
     return f"Deleting your hub user deletes your files with it: {where}."
 
 

@@ -288,7 +288,7 @@ async def test_deleting_the_account_stops_and_deletes_the_hub_user(
     assert event.actor is None and event.payload == {"by": "owner", "hub_user": "deleted"}
     [mail] = smtp.inbox.to(account.email)
     assert mail.message["Subject"] == "Your DATAZENtr account was deleted"
-    assert account.username in mail.text and f"datazentr-home-{account.username}" in mail.text
+    assert account.username in mail.text and "deletes your files with it" in mail.text
 
 
 async def test_an_account_the_hub_never_knew_is_deleted_too(

@@ -113,8 +113,9 @@ async def test_a_deleted_accounts_name_is_given_to_no_new_sign_up(
     await sign_in(browser, account)
 
     page = await browser.get(f"{SETTINGS_PAGES}/delete")
-    assert f"the Docker volume datazentr-home-{name}" in page.text
-    assert "deletes your files with it" in page.text
+    # Spawner "auto": Docker or local processes, whichever the platform finds.
+    assert "deletes your files with it: the Docker volumes" in page.text
+    assert f"users/{name} in the platform&#39;s data directory" in page.text
     assert "is never given to anyone else" in page.text
     deleted = await submit(
         browser,

@@ -25,6 +25,7 @@ from api.accounts import invitations, service
 from api.accounts.administration import keep_assigned_role
 from api.accounts.errors import FormError, MailUnavailable
 from api.accounts.mail import Mailer
+from api.accounts.roles import listed_usernames
 from api.core.config import Settings
 from api.events import append_event
 from api.models import Plan, Tenant, UserProfile
@@ -365,13 +366,20 @@ class AddressTaken(Exception):
     was checked."""
 
 
-async def _new_account(db_session: AsyncSession, row: ImportRow) -> Account:
+async def _new_account(
+    db_session: AsyncSession, row: ImportRow, withheld: frozenset[str]
+) -> Account:
     """The row's account, added and flushed (in a savepoint, so a clash undoes only it)."""
     try:
         # No password and no terms yet: the person chooses one and accepts them on the
         # invitation's page.
         account = await service.new_account(
-            db_session, email=row.email, name=row.name, password_hash=None, role=row.role
+            db_session,
+            email=row.email,
+            name=row.name,
+            password_hash=None,
+            role=row.role,
+            withheld=withheld,
         )
     except FormError:
         raise AddressTaken(row.email) from None
@@ -380,8 +388,10 @@ async def _new_account(db_session: AsyncSession, row: ImportRow) -> Account:
     return account
 
 
-async def _create(db_session: AsyncSession, row: ImportRow, *, actor: Account) -> Account:
-    account = await _new_account(db_session, row)
+async def _create(
+    db_session: AsyncSession, row: ImportRow, *, actor: Account, withheld: frozenset[str]
+) -> Account:
+    account = await _new_account(db_session, row, withheld)
     keep_assigned_role(account)
     values = {"plan_code": row.plan_code, "tenant_id": row.organisation_id}
     await db_session.execute(
@@ -422,7 +432,9 @@ async def run_import(
     created: list[tuple[ImportRow, Account, str]] = []
     for row in check.rows:
         try:
-            account = await _create(db_session, row, actor=actor)
+            account = await _create(
+                db_session, row, actor=actor, withheld=listed_usernames(settings)
+            )
         except AddressTaken:
             # The address got an account while this ran (a sign-up at the same moment).
             await db_session.rollback()

@@ -2,7 +2,9 @@
 
 An operator names the first admin with ``admin_users`` (user names or e-mail addresses);
 an address there counts only once the account has verified it, so nobody becomes an admin by
-signing up with an address they do not own. ``raise_listed_admin`` gives a listed account
+signing up with an address they do not own. A listed user name is never given to a new
+account (``listed_usernames``): it names an account that has it already, such as a user
+carried over from NativeAuthenticator. ``raise_listed_admin`` gives a listed account
 the ``platform_admin`` role itself (the sign-in path calls it), so the hub and the api see
 one role.
 """
@@ -25,6 +27,11 @@ PLATFORM_ADMIN = "platform_admin"
 
 def _listed_names(settings: Settings) -> frozenset[str]:
     return frozenset(name.strip().lower() for name in settings.admin_users if name.strip())
+
+
+def listed_usernames(settings: Settings) -> frozenset[str]:
+    """The user names (not addresses) in ``admin_users``: no new account is given one."""
+    return frozenset(name for name in _listed_names(settings) if "@" not in name)
 
 
 def listed_as_admin(account: Account, settings: Settings) -> bool:

@@ -22,6 +22,7 @@ from api.accounts import links, ratelimit
 from api.accounts.errors import FormError, RateLimited, SignInFailed, SignUpClosed
 from api.accounts.mail import Mailer, compose
 from api.accounts.passwords import check_new_password, hash_password, verify_password
+from api.accounts.roles import listed_usernames
 from api.accounts.sessions import sign_out_everywhere
 from api.accounts.usernames import base_username, unique_username
 from api.core.config import Settings
@@ -181,6 +182,7 @@ async def sign_up(
             name=name,
             password_hash=password_hash,
             terms_accepted_at=datetime.now(UTC),
+            withheld=listed_usernames(settings),
         )
         if account is not None:
             _event(db_session, account, "account.signed_up", method="password")
@@ -225,18 +227,19 @@ async def new_account(
     password_hash: str | None,
     role: str = "developer",
     terms_accepted_at: datetime | None = None,
+    withheld: frozenset[str] = frozenset(),
 ) -> Account | None:
     """A new account for ``email`` under a user name no account has or had (usernames.py),
     added and flushed in a savepoint, so a clash undoes only it; the caller commits.
 
     None when the address got an account meanwhile (another sign-up or import committed
     it between the caller's check and this insert). ``FormError`` if every name tried was
-    taken the same way."""
+    taken the same way. No account gets a name of ``withheld``."""
     base = base_username(email, name)
     for _attempt in range(USERNAME_ATTEMPTS):
         account = Account(
             id=uuid.uuid4(),
-            username=await unique_username(db_session, base),
+            username=await unique_username(db_session, base, withheld),
             email=email,
             display_name=name,
             password_hash=password_hash,
@@ -259,7 +262,12 @@ async def new_account(
 
 
 async def _create_account(
-    db_session: AsyncSession, *, name: str, email: str, password_hash: str
+    db_session: AsyncSession,
+    *,
+    name: str,
+    email: str,
+    password_hash: str,
+    withheld: frozenset[str] = frozenset(),
 ) -> Account:
     """A new account with a password and the terms accepted now; ``FormError`` if the
     address got an account at the same moment (trying again finds that account)."""
@@ -269,6 +277,7 @@ async def _create_account(
         name=name,
         password_hash=password_hash,
         terms_accepted_at=datetime.now(UTC),
+        withheld=withheld,
     )
     if account is None:
         raise FormError("email", "Try again in a moment.")

@@ -42,8 +42,12 @@ def _base_or_suffixed(column: InstrumentedAttribute[str], base: str) -> ColumnEl
     return (column == base) | column.like(f"{base}-%")
 
 
-async def unique_username(db_session: AsyncSession, base: str) -> str:
-    """``base``, or ``base-2``, ``base-3``… whichever no account has and none had before."""
+async def unique_username(
+    db_session: AsyncSession, base: str, withheld: frozenset[str] = frozenset()
+) -> str:
+    """``base``, or ``base-2``, ``base-3``… whichever no account has and none had before,
+    and none of ``withheld`` (names the operator lists as admins: nobody gets one of those
+    by signing up with an address that starts with it)."""
     base = base[: MAX_LENGTH - 4].strip("-") or "user"
     # One statement, one snapshot: a deletion committing meanwhile (account gone, name
     # retired in the same transaction) is seen whole or not at all.
@@ -51,7 +55,7 @@ async def unique_username(db_session: AsyncSession, base: str) -> str:
         select(Account.username).where(_base_or_suffixed(Account.username, base)),
         select(RetiredUsername.username).where(_base_or_suffixed(RetiredUsername.username, base)),
     )
-    taken = set((await db_session.scalars(names)).all())
+    taken = set((await db_session.scalars(names)).all()) | withheld
     if base not in taken and base not in RESERVED:
         return base
     suffix = 2

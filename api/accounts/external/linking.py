@@ -28,6 +28,7 @@ from api.accounts import links, service
 from api.accounts.errors import SignInFailed, SignUpClosed
 from api.accounts.external.identity import OutsideIdentity, OutsideSignInFailed
 from api.accounts.mail import Mailer
+from api.accounts.roles import listed_usernames
 from api.accounts.sessions import sign_out_everywhere
 from api.core.config import Settings
 from api.models.account import Account, AccountIdentity
@@ -168,7 +169,7 @@ async def sign_in_with(
         # owner's account. Tell the owner; answer as for a new account.
         await _tell_owner(db_session, settings, mailer, owner, display_name, email)
         return Outcome("check_mail", email=email)
-    account = await _new_account(db_session, identity, email)
+    account = await _new_account(db_session, identity, email, listed_usernames(settings))
     if identity.email_verified:
         account.email_verified_at = datetime.now(UTC)
         return Outcome("signed_in", account, new_account=True)
@@ -178,10 +179,14 @@ async def sign_in_with(
     return Outcome("check_mail", account, email=email, new_account=True)
 
 
-async def _new_account(db_session: AsyncSession, identity: OutsideIdentity, email: str) -> Account:
+async def _new_account(
+    db_session: AsyncSession, identity: OutsideIdentity, email: str, withheld: frozenset[str]
+) -> Account:
     name = (identity.name or identity.label).strip()[: service.MAX_NAME_LENGTH] or email
     # The person signs in with the provider (or a mailed link) until they choose a password.
-    account = await service._create_account(db_session, name=name, email=email, password_hash="")
+    account = await service._create_account(
+        db_session, name=name, email=email, password_hash="", withheld=withheld
+    )
     account.password_hash = None
     service._event(db_session, account, "account.signed_up", method=identity.provider)
     await _add_identity(db_session, account, identity, via="sign_up")

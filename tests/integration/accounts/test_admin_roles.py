@@ -3,14 +3,17 @@ or a verified address (never an address nobody has proved)."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 
 from api.accounts.roles import is_platform_admin, raise_listed_admin
+from api.accounts.service import account_by_email
 from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event
 from api.models.account import Account
-from tests.support.accounts import account_pages
+from tests.support.accounts import PAGES, PASSWORD, account_pages, submit
 from tests.support.admin_pages import (
     ADMIN,
     act,
@@ -126,3 +129,22 @@ async def test_signing_in_with_a_listed_address_gives_the_role(
         unlisted = await session.get(Account, other.id)
         assert raised is not None and raised.role == "platform_admin"
         assert unlisted is not None and unlisted.role != "platform_admin"
+
+
+async def test_nobody_signs_up_into_a_user_name_listed_as_admin(
+    account_settings: Settings, database: Database
+) -> None:
+    listed = f"boss{uuid.uuid4().hex[:8]}"
+    settings = listing(account_settings, listed)
+    email = f"{listed}@example.org"
+    async with account_pages(settings) as browser:
+        answer = await submit(
+            browser,
+            f"{PAGES}/sign-up",
+            {"name": "Not The Boss", "email": email, "password": PASSWORD, "terms": "yes"},
+        )
+    assert answer.status_code == 200, answer.text
+    async with database.sessionmaker() as session:
+        account = await account_by_email(session, email)
+    assert account is not None and account.username == f"{listed}-2"
+    assert not is_platform_admin(account, settings)

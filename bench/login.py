@@ -58,11 +58,13 @@ async def follow(client: httpx.AsyncClient, response: httpx.Response) -> httpx.R
     return response
 
 
+class LoginFailed(RuntimeError):
+    """A login that did not reach the hub home (counted, not timed)."""
+
+
 def at_hub_home(response: httpx.Response) -> None:
     if response.status_code != 200 or response.url.path != "/hub/home":
-        raise RuntimeError(
-            f"login did not reach the hub home: {response.status_code} {response.url}"
-        )
+        raise LoginFailed(f"{response.status_code} at {response.url.path}")
 
 
 def broker_login(url: str) -> Login:
@@ -70,7 +72,7 @@ def broker_login(url: str) -> Login:
         async with httpx.AsyncClient(base_url=url, timeout=120) as client:
             page = await follow(client, await client.get("/hub/login"))
             if page.url.path != SIGN_IN_PATH:
-                raise RuntimeError(f"the hub's login led to {page.url}, not the sign-in page")
+                raise LoginFailed(f"the hub's login led to {page.url}, not the sign-in page")
             next_field = NEXT_FIELD.search(page.text)
             assert next_field
             sent = await client.post(
@@ -94,7 +96,7 @@ def native_login(url: str) -> Login:
             page = await client.get("/hub/login")
             xsrf = XSRF_FIELD.search(page.text)
             if page.status_code != 200 or xsrf is None:
-                raise RuntimeError(f"no login form at {page.url}: {page.status_code}")
+                raise LoginFailed(f"no login form at {page.url}: {page.status_code}")
             sent = await client.post(
                 "/hub/login",
                 data={"username": name, "password": password, "_xsrf": xsrf.group(1)},
@@ -140,20 +142,26 @@ def broker_people(platform: Platform) -> tuple[list[str], str]:
     return names, password
 
 
-async def timed(login: Login, name: str, password: str) -> float:
+async def timed(login: Login, name: str, password: str) -> float | str:
+    """Seconds to the hub home, or what went wrong instead."""
     started = time.perf_counter()
-    await login(name, password)
+    try:
+        await login(name, password)
+    except (LoginFailed, httpx.HTTPError) as exc:
+        return f"{type(exc).__name__}: {exc}"
     return time.perf_counter() - started
+
+
+Results = dict[str, dict[str, list[float | str]]]
 
 
 async def measure(
     logins: dict[str, Login], people: dict[str, list[str]], password: str, args: argparse.Namespace
-) -> dict[str, dict[str, list[float]]]:
-    results: dict[str, dict[str, list[float]]] = {
-        label: {"sequential": [], "concurrent": []} for label in logins
-    }
+) -> Results:
+    results: Results = {label: {"sequential": [], "concurrent": []} for label in logins}
     for label, login in logins.items():  # warm both up (first requests load code, caches)
         await login(people[label][0], password)
+    # Failures are counted, not raised: a hub answering 503 under load is a result too.
     for i in range(args.sequential):
         for label, login in logins.items():
             names = people[label]
@@ -168,7 +176,11 @@ async def measure(
     return results
 
 
-def report(results: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
+def times(outcomes: list[float | str]) -> list[float]:
+    return [outcome for outcome in outcomes if isinstance(outcome, float)]
+
+
+def report(results: Results, args: argparse.Namespace) -> None:
     print(
         f"\npassword login, /hub/login -> hub home 200 "
         f"({args.sequential} sequential, {args.concurrent} concurrent)"
@@ -176,15 +188,24 @@ def report(results: dict[str, dict[str, list[float]]], args: argparse.Namespace)
     print(f"{'variant':22} {'seq p50':>9} {'seq p95':>9} {'conc p50':>9} {'conc p95':>9}")
     for label, timings in results.items():
         cells = [
-            f"{percentile(timings[kind], fraction) * 1000:7.1f}ms"
+            f"{percentile(times(timings[kind]), fraction) * 1000:7.1f}ms"
+            if times(timings[kind])
+            else "      -  "
             for kind in ("sequential", "concurrent")
             for fraction in (0.5, 0.95)
         ]
-        print(f"{label:22} {' '.join(cells)}")
+        failed = [o for kind in timings.values() for o in kind if isinstance(o, str)]
+        print(f"{label:22} {' '.join(cells)}  failed {len(failed)}")
+        for reason in sorted(set(failed)):
+            print(f"    {failed.count(reason)} x {reason}")
     broker, native = results["broker"], results["nativeauthenticator"]
     for kind in ("sequential", "concurrent"):
         for name, fraction in (("p50", 0.5), ("p95", 0.95)):
-            ratio = percentile(broker[kind], fraction) / percentile(native[kind], fraction)
+            if not times(broker[kind]) or not times(native[kind]):
+                continue
+            ratio = percentile(times(broker[kind]), fraction) / percentile(
+                times(native[kind]), fraction
+            )
             verdict = "meets" if ratio <= GOAL else "misses"
             print(f"broker / native, {kind} {name}: {ratio:.2f}x ({verdict} the {GOAL}x goal)")
 

@@ -12,6 +12,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from api.accounts.passwords import hash_password
 from api.core.config import Settings
@@ -89,6 +90,15 @@ def check_page(page: Page, name: str, screen: str, *, heading: str | None = None
     assert unlabelled_controls(page) == [], f"{name}: controls without a label"
     page.screenshot(path=artifact_path(f"accounts-{name}-{screen}.png"), full_page=True)
     assert fits(page), f"{name} is wider than the {screen} screen"
+
+
+def arrive(page: Page, url: str) -> None:
+    """Wait for the browser to reach ``url``; if it never does, say where it is instead."""
+    try:
+        page.wait_for_url(url)
+    except PlaywrightTimeout:
+        text = page.locator("body").inner_text()[:1500] if page.locator("body").count() else ""
+        raise AssertionError(f"never reached {url}; at {page.url}:\n{text}") from None
 
 
 def sign_in_with_password(page: Page, site: str, email: str, next_path: str) -> None:

@@ -102,6 +102,7 @@ def test_a_visitor_signs_up_confirms_and_lands_in_jupyterlab(
         page.get_by_role("link", name="Start my server").click()
         page.wait_for_url(f"**/user/{visitor.name}/lab**", timeout=120_000)
         expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Python 3 (ipykernel)").first).to_be_visible(timeout=60_000)
         shot(page, "jupyterlab")
     finally:
         context.close()

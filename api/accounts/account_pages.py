@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.accounts import api_tokens, service
 from api.accounts.deletion import delete_account, files_statement
 from api.accounts.devices import describe_user_agent
-from api.accounts.errors import CsrfRefused, FormError, RateLimited
+from api.accounts.errors import FormError, RateLimited
 from api.accounts.hub_client import (
     HubProblem,
     HubRefused,
@@ -30,14 +30,15 @@ from api.accounts.hub_client import (
     hub_client_for,
 )
 from api.accounts.pages import (
+    FormHandler,
     check_mail_page,
     client_address,
     count_mail_request,
+    form_or_problem,
     handle_form,
     mailer_for,
     page,
     problem_page,
-    read_form,
     redirect,
     signed_in_account,
 )
@@ -105,6 +106,21 @@ async def signed_in(
     return account, session
 
 
+async def signed_in_form(
+    request: Request, db: AsyncSession, here: str
+) -> tuple[Account, AccountSession, dict[str, str]] | Response:
+    """For a POST: the signed-in account, this browser's session and the form (its token
+    checked), or the page to show instead."""
+    who = await signed_in(request, db, here)
+    if isinstance(who, Response):
+        return who
+    fields = await form_or_problem(request)
+    if isinstance(fields, Response):
+        return fields
+    account, session = who
+    return account, session, fields
+
+
 def own_page(
     request: Request,
     template: str,
@@ -120,6 +136,30 @@ def own_page(
         status=status,
         account=account,
         done_message=DONE.get(done),
+        moment=moment,
+        settings_url=SETTINGS,
+        **context,
+    )
+
+
+async def own_form(
+    request: Request,
+    template: str,
+    handler: FormHandler,
+    account: Account,
+    *,
+    keep: tuple[str, ...] = (),
+    **context: Any,
+) -> Response:
+    """``handle_form`` for an own-account page: a form error shows the page as ``own_page``
+    does, without a finished action's message."""
+    return await handle_form(
+        request,
+        template,
+        handler,
+        account=account,
+        keep=keep,
+        done_message=None,
         moment=moment,
         settings_url=SETTINGS,
         **context,
@@ -171,14 +211,10 @@ async def overview(request: Request, db: SessionDep, done: str = "") -> Response
 @router.post("/settings/sign-in-again")
 async def sign_in_again(request: Request, db: SessionDep) -> Response:
     """Mail a sign-in link that comes back to the password or deletion page."""
-    who = await signed_in(request, db, SETTINGS)
-    if isinstance(who, Response):
-        return who
-    account, _session = who
-    try:
-        fields = await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    posted = await signed_in_form(request, db, SETTINGS)
+    if isinstance(posted, Response):
+        return posted
+    account, _session, fields = posted
     then = SIGN_IN_AGAIN_FOR.get(fields.get("then", ""), "settings")
     email = account.email or ""
     try:
@@ -241,16 +277,7 @@ async def password(request: Request, db: SessionDep) -> Response:
         done = "password_changed" if had_password else "password_set"
         return redirect(f"{SETTINGS}?done={done}")
 
-    return await handle_form(
-        request,
-        "account_password",
-        run,
-        account=account,
-        done_message=None,
-        moment=moment,
-        settings_url=SETTINGS,
-        **context,
-    )
+    return await own_form(request, "account_password", run, account, **context)
 
 
 # API tokens --------------------------------------------------------------------------------
@@ -327,14 +354,10 @@ async def tokens_page(request: Request, db: SessionDep, done: str = "") -> Respo
 
 @router.post("/settings/tokens")
 async def create_token(request: Request, db: SessionDep) -> Response:
-    who = await signed_in(request, db, TOKENS_PAGE)
-    if isinstance(who, Response):
-        return who
-    account, _session = who
-    try:
-        fields = await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    posted = await signed_in_form(request, db, TOKENS_PAGE)
+    if isinstance(posted, Response):
+        return posted
+    account, _session, fields = posted
     kept = {
         key: fields.get(key, "")
         for key in (
@@ -392,14 +415,10 @@ async def create_token(request: Request, db: SessionDep) -> Response:
 
 @router.post("/settings/tokens/{token_id}/revoke")
 async def revoke_token(request: Request, db: SessionDep, token_id: str) -> Response:
-    who = await signed_in(request, db, TOKENS_PAGE)
-    if isinstance(who, Response):
-        return who
-    account, _session = who
-    try:
-        await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    posted = await signed_in_form(request, db, TOKENS_PAGE)
+    if isinstance(posted, Response):
+        return posted
+    account, _session, _fields = posted
     if not api_tokens.TOKEN_ID.match(token_id):
         return redirect(f"{TOKENS_PAGE}?done=token_gone")
     try:
@@ -472,14 +491,10 @@ def _signed_out_page(request: Request) -> Response:
 
 @router.post("/settings/sessions/{session_id}/sign-out")
 async def end_one_session(request: Request, db: SessionDep, session_id: str) -> Response:
-    who = await signed_in(request, db, SESSIONS_PAGE)
-    if isinstance(who, Response):
-        return who
-    account, this = who
-    try:
-        await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    posted = await signed_in_form(request, db, SESSIONS_PAGE)
+    if isinstance(posted, Response):
+        return posted
+    account, this, _fields = posted
     try:
         wanted = uuid.UUID(session_id)
     except ValueError:
@@ -509,14 +524,10 @@ async def end_one_session(request: Request, db: SessionDep, session_id: str) -> 
 
 @router.post("/settings/sessions/sign-out-others")
 async def end_other_sessions(request: Request, db: SessionDep) -> Response:
-    who = await signed_in(request, db, SESSIONS_PAGE)
-    if isinstance(who, Response):
-        return who
-    account, this = who
-    try:
-        await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    posted = await signed_in_form(request, db, SESSIONS_PAGE)
+    if isinstance(posted, Response):
+        return posted
+    account, this, _fields = posted
     await sign_out_everywhere(db, account, keep=this)
     _event(db, account, "account.signed_out_elsewhere")
     await db.commit()
@@ -525,14 +536,10 @@ async def end_other_sessions(request: Request, db: SessionDep) -> Response:
 
 @router.post("/settings/sessions/sign-out-all")
 async def end_all_sessions(request: Request, db: SessionDep) -> Response:
-    who = await signed_in(request, db, SESSIONS_PAGE)
-    if isinstance(who, Response):
-        return who
-    account, _this = who
-    try:
-        await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    posted = await signed_in_form(request, db, SESSIONS_PAGE)
+    if isinstance(posted, Response):
+        return posted
+    account, _this, _fields = posted
     await sign_out_everywhere(db, account)
     _event(db, account, "account.signed_out_everywhere")
     await db.commit()
@@ -545,12 +552,9 @@ DELETE_PAGE = f"{SETTINGS}/delete"
 
 
 def _delete_context(request: Request, account: Account, session: AccountSession) -> dict[str, Any]:
-    has_password = bool(account.password_hash)
-    return {
-        "has_password": has_password,
-        "fresh": has_password or signed_in_recently(session),
-        "files": files_statement(_settings(request), account.username),
-    }
+    # Confirmed as a password change is: the password, else a recent sign-in.
+    files = files_statement(_settings(request), account.username)
+    return _password_context(account, session) | {"files": files}
 
 
 @router.get("/settings/delete")
@@ -598,14 +602,6 @@ async def delete(request: Request, db: SessionDep) -> Response:
         response.delete_cookie(SESSION_COOKIE, path=API_PREFIX)
         return response
 
-    return await handle_form(
-        request,
-        "account_delete",
-        run,
-        account=account,
-        keep=("confirm_username",),
-        done_message=None,
-        moment=moment,
-        settings_url=SETTINGS,
-        **context,
+    return await own_form(
+        request, "account_delete", run, account, keep=("confirm_username",), **context
     )

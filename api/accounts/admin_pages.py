@@ -26,16 +26,17 @@ from api.accounts import administration, bulk_import, directory, invitations, li
 from api.accounts.csrf import CSRF_FIELD, check_form_token
 from api.accounts.errors import AccountError, CsrfRefused, FormError, LinkProblem
 from api.accounts.pages import (
+    account_or_sign_in,
     after_sign_in,
+    form_or_problem,
     handle_form,
     mailer_for,
     page,
     problem_page,
-    read_form,
     redirect,
 )
 from api.accounts.roles import is_platform_admin
-from api.accounts.sessions import ACCOUNTS_PREFIX, current_account, login_url, start_session
+from api.accounts.sessions import ACCOUNTS_PREFIX, start_session
 from api.core.config import Settings
 from api.deps import SessionDep
 from api.models import Plan
@@ -85,9 +86,9 @@ def admin_page(request: Request, template: str, admin: Account, **context: Any) 
 async def signed_in_admin(request: Request, db: AsyncSession, here: str) -> Account | Response:
     """The signed-in platform admin, or the answer for anyone else (``here`` is where a
     signed-out browser comes back to after signing in)."""
-    account = await current_account(request, db)
-    if account is None:
-        return redirect(login_url(here))
+    account = await account_or_sign_in(request, db, here)
+    if not isinstance(account, Account):
+        return account
     if not is_platform_admin(account, _settings(request)):
         log.info("account %s refused the admin page %s", account.username, request.url.path)
         return page(request, "admin_forbidden", status=403, account=account)
@@ -209,10 +210,9 @@ async def account_action(
     target = await _target(db, account_id)
     if target is None or action not in ACTIONS:
         return _not_found(request, admin)
-    try:
-        fields = await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc, account=admin)
+    fields = await form_or_problem(request, account=admin)
+    if isinstance(fields, Response):
+        return fields
     settings, mailer = _settings(request), mailer_for(request)
     try:
         if action == "disable":

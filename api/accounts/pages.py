@@ -149,6 +149,15 @@ def problem_page(request: Request, exc: AccountError, **context: Any) -> HTMLRes
     return page(request, "message", status=exc.status, title=title, message=exc.message, **context)
 
 
+async def form_or_problem(request: Request, **context: Any) -> dict[str, str] | Response:
+    """The form's fields, or the page that asks to send it again (its form token refused);
+    ``context`` goes to that page."""
+    try:
+        return await read_form(request)
+    except CsrfRefused as exc:
+        return problem_page(request, exc, **context)
+
+
 FormHandler = Callable[[dict[str, str]], Awaitable[Response]]
 
 
@@ -163,10 +172,9 @@ async def handle_form(
 ) -> Response:
     """Read the form and run ``handler``; a form error shows the form again with the
     message next to the field (and the fields in ``keep`` filled in)."""
-    try:
-        fields = await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    fields = await form_or_problem(request)
+    if isinstance(fields, Response):
+        return fields
     try:
         return await handler(fields)
     except (FormError, RateLimited, SignInFailed) as exc:
@@ -201,6 +209,15 @@ async def count_mail_request(request: Request, db: AsyncSession) -> None:
 def check_mail_page(request: Request, kind: str, email: str) -> HTMLResponse:
     """The one answer to every mail request, whether or not the address has an account."""
     return page(request, "check_mail", kind=kind, email=email)
+
+
+async def account_or_sign_in(request: Request, db: AsyncSession, here: str) -> Account | Response:
+    """The signed-in account (its address confirmed or not), or the sign-in page, which
+    comes back to ``here``. Pages that need more check it next (``signed_in_account``)."""
+    account = await current_account(request, db)
+    if account is None:
+        return redirect(login_url(here))
+    return account
 
 
 def after_sign_in(account: Account, next_url: str | None) -> str:
@@ -343,9 +360,9 @@ async def verify(request: Request, db: SessionDep) -> Response:
 
 @router.get("/verify/pending")
 async def verify_pending(request: Request, db: SessionDep) -> Response:
-    account = await current_account(request, db)
-    if account is None:
-        return redirect(login_url(f"{ACCOUNTS_PREFIX}welcome"))
+    account = await account_or_sign_in(request, db, f"{ACCOUNTS_PREFIX}welcome")
+    if not isinstance(account, Account):
+        return account
     if account.email is None or account.email_verified_at is not None:
         return redirect(after_sign_in(account, None))
     return page(request, "verify_pending", account=account, email=account.email)
@@ -353,17 +370,17 @@ async def verify_pending(request: Request, db: SessionDep) -> Response:
 
 @router.get("/email")
 async def email_page(request: Request, db: SessionDep) -> Response:
-    account = await current_account(request, db)
-    if account is None:
-        return redirect(login_url(f"{ACCOUNTS_PREFIX}email"))
+    account = await account_or_sign_in(request, db, f"{ACCOUNTS_PREFIX}email")
+    if not isinstance(account, Account):
+        return account
     return page(request, "email", account=account, values={"email": ""})
 
 
 @router.post("/email")
 async def change_email(request: Request, db: SessionDep) -> Response:
-    account = await current_account(request, db)
-    if account is None:
-        return redirect(login_url(f"{ACCOUNTS_PREFIX}email"))
+    account = await account_or_sign_in(request, db, f"{ACCOUNTS_PREFIX}email")
+    if not isinstance(account, Account):
+        return account
     signed_in = account
 
     async def run(fields: dict[str, str]) -> Response:
@@ -520,9 +537,9 @@ async def reset(request: Request, db: SessionDep) -> Response:
 async def signed_in_account(request: Request, db: AsyncSession, here: str) -> Account | Response:
     """The signed-in, verified account, or where to send the browser first (``here`` is
     where it comes back to after signing in)."""
-    account = await current_account(request, db)
-    if account is None:
-        return redirect(login_url(here))
+    account = await account_or_sign_in(request, db, here)
+    if not isinstance(account, Account):
+        return account
     if account.email_verified_at is None:
         return redirect(f"{ACCOUNTS_PREFIX}verify/pending")
     return account

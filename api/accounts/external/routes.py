@@ -24,25 +24,21 @@ from api.accounts.external.flow_state import FlowState, forget, recall, remember
 from api.accounts.external.identity import OutsideIdentity, OutsideSignInFailed
 from api.accounts.external.providers import OutsideProvider, callback_url, configured_providers
 from api.accounts.pages import (
+    account_or_sign_in,
     after_sign_in,
+    form_or_problem,
     handle_form,
     link_confirm_page,
     mailer_for,
     page,
     problem_page,
-    read_form,
     redirect,
 )
 from api.accounts.service import _event
-from api.accounts.sessions import (
-    ACCOUNTS_PREFIX,
-    current_account,
-    login_url,
-    safe_next,
-    start_session,
-)
+from api.accounts.sessions import ACCOUNTS_PREFIX, current_account, safe_next, start_session
 from api.core.config import Settings
 from api.deps import SessionDep
+from api.models.account import Account
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +113,9 @@ async def start(
         return _unknown_provider(request, next_url)
     link_account = ""
     if link:
-        account = await current_account(request, db)
-        if account is None:
-            return redirect(login_url(METHODS_PATH))
+        account = await account_or_sign_in(request, db, METHODS_PATH)
+        if not isinstance(account, Account):
+            return account
         try:
             check_form_token(request, settings, link)
         except CsrfRefused as exc:
@@ -313,9 +309,9 @@ async def _methods_page(
     error: str | None = None,
     notice: str | None = None,
 ) -> Response:
-    account = await current_account(request, db)
-    if account is None:
-        return redirect(login_url(METHODS_PATH))
+    account = await account_or_sign_in(request, db, METHODS_PATH)
+    if not isinstance(account, Account):
+        return account
     providers = configured_providers(_settings(request))
     identities = await linking.identities_of(db, account)
     rows = [
@@ -360,13 +356,12 @@ async def methods(
 
 @router.post("/settings/sign-in-methods/unlink")
 async def unlink(request: Request, db: SessionDep) -> Response:
-    account = await current_account(request, db)
-    if account is None:
-        return redirect(login_url(METHODS_PATH))
-    try:
-        fields = await read_form(request)
-    except CsrfRefused as exc:
-        return problem_page(request, exc)
+    account = await account_or_sign_in(request, db, METHODS_PATH)
+    if not isinstance(account, Account):
+        return account
+    fields = await form_or_problem(request)
+    if isinstance(fields, Response):
+        return fields
     try:
         row = await linking.unlink(db, account, fields.get("identity", ""))
     except OutsideSignInFailed as exc:

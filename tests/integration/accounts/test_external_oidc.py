@@ -175,6 +175,8 @@ async def test_a_verified_address_of_an_existing_account_links_only_after_the_ma
     # The link works once.
     reused = await browser.get(link_path(url))
     assert reused.status_code == 400 and "already been used" in reused.text
+    # One way on: the sign-in page, offered once.
+    assert reused.text.count(f'href="{PAGES}/sign-in"') == 1
 
     # From now on the provider signs the owner in directly.
     async with account_pages(settings) as other:

@@ -333,6 +333,8 @@ async def _methods_page(
         account=account,
         identities=rows,
         providers=list(providers.values()),
+        # An account may have several identities at one provider (say, two GitHub accounts).
+        linked_providers={row.provider for row in identities},
         has_password=bool(account.password_hash),
         email_verified=account.email_verified_at is not None,
         error=error,

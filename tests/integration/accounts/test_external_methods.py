@@ -145,6 +145,9 @@ async def test_a_signed_in_person_links_github_from_the_page(
     shown = await browser.get(answer.headers["location"])
     assert "GitHub is linked to your account" in shown.text
     assert len(identity_ids(shown.text)) == 1
+    # Linked already: what the page offers now is a second GitHub account.
+    assert ">Link GitHub<" in page.text and ">Link GitHub<" not in shown.text
+    assert ">Link another GitHub account<" in shown.text
     assert await identities(database, account) == ["github"]
     async with database.sessionmaker() as session:
         event = await session.scalar(

@@ -176,6 +176,9 @@ def test_an_admin_searches_opens_an_account_and_imports_a_class(
     expect(problems).to_have_count(2)
     expect(problems.nth(0)).to_contain_text("'not-an-address' is not an e-mail address.")
     expect(problems.nth(1)).to_contain_text("Unknown role 'emperor'")
+    # A table's name stands above its scrolling frame: inside it, a phone cuts it off.
+    expect(page.get_by_role("table", name="Rows that cannot be imported")).to_have_count(1)
+    expect(page.locator(".table-wrap caption")).to_have_count(0)
     expect(page.get_by_role("button", name="Import 2 accounts")).to_have_count(0)
 
     page.get_by_label("The rows").fill("\n".join([header, *good]))

@@ -93,7 +93,7 @@ def test_pages_carry_the_product_name_and_the_account_link(tmp_path: Path) -> No
             FileSystemLoader(str(hub_templates)),
         ]
     )
-    page = Environment(loader=loader).get_template("page.html")
+    page = Environment(loader=loader, autoescape=True).get_template("page.html")
     html = page.render(
         c.JupyterHub.template_vars, base_url="/hub/", user=None, static_url=lambda *a, **k: ""
     )

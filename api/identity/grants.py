@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from api.identity.claims import account_claims
 from api.identity.keys import ALGORITHM, SigningKeys
@@ -28,6 +28,9 @@ ACCESS_TOKEN_SECONDS = 3600
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 # The hub sends its client secret in the form body unless told otherwise.
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# Set in the database session's info when a token request must be committed although it
+# is refused: a replayed code's revocations.
+COMMIT_REFUSAL = "commit_refused_token_request"
 
 
 def digest(value: str) -> str:
@@ -178,15 +181,40 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         )
         if row is None or row.client_id != client.get_client_id() or row.expires_at <= now():
             return None
+        if row.used_at is not None:
+            revoke_tokens_of_code(row.code_hash)
+            return None
         return AuthorizationCode(row)
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        session = db()
-        session.delete(authorization_code.row)
-        session.flush()
+        # Marked, not deleted: a replay before it expires revokes what it issued.
+        authorization_code.row.used_at = now()
+        db().flush()
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> Account | None:
         return active_account(authorization_code.row.account_id)
+
+
+def revoke_tokens_of_code(code_hash: str) -> None:
+    """A redeemed code came again: someone else has it. RFC 6749 §4.1.2 — revoke every
+    token issued from it (and the refreshes since), and keep that although the request
+    is refused."""
+    session = db()
+    session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.code_hash == code_hash, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    session.info[COMMIT_REFUSAL] = True
+
+
+def code_of(request: Any) -> str | None:
+    """The authorization code a token request's new token descends from."""
+    code: AuthorizationCode | None = getattr(request, "authorization_code", None)
+    if code is not None:
+        return code.row.code_hash
+    refreshed: Token | None = getattr(request, "refresh_token", None)
+    return refreshed.row.code_hash if refreshed is not None else None
 
 
 class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]

@@ -27,6 +27,7 @@ from api.identity.grants import (
     PlatformOpenIDCode,
     RefreshGrant,
     RequireS256,
+    code_of,
     digest,
     find_client,
     now,
@@ -81,6 +82,7 @@ class PlatformAuthorizationServer(StarletteAuthorizationServer):
                 issued_at=issued,
                 access_expires_at=issued + timedelta(seconds=int(token["expires_in"])),
                 refresh_expires_at=issued + REFRESH_TOKEN_LIFETIME if refresh_token else None,
+                code_hash=code_of(request),
             )
         )
         session.flush()

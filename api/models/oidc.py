@@ -51,6 +51,8 @@ class OAuthAuthorizationCode(Base):
     auth_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Redeemed: kept until it expires, so a second redemption is seen as a replay.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OAuthToken(Base):
@@ -74,6 +76,8 @@ class OAuthToken(Base):
     access_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The authorization code the first token of this line came from (refreshes inherit it).
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class OAuthSigningKey(Base):

@@ -20,7 +20,7 @@ from api.accounts.sessions import current_session, end_session, login_url, safe_
 from api.deps import SessionDep
 from api.errors import BadRequest, NotFound, ServiceUnavailable
 from api.identity.claims import account_claims
-from api.identity.grants import SignedInUser, Token, digest
+from api.identity.grants import COMMIT_REFUSAL, SignedInUser, Token, digest
 from api.identity.provider import IdentityProvider, ProviderStarter
 from api.identity.server import StarletteOAuth2Request, read_oauth_request, run_with_session
 from api.models.account import Account
@@ -111,8 +111,10 @@ async def token(request: Request, provider: ProviderDep, session: SessionDep) ->
     response: Response = await run_with_session(
         session, lambda: provider.server.create_token_response(oauth_request)
     )
-    # The code is gone and the token stored before the client sees the answer.
-    if response.status_code == 200:
+    # The code is spent and the token stored before the client sees the answer; a refusal
+    # changes nothing, except a replayed code's revocations.
+    keep_refusal = session.sync_session.info.pop(COMMIT_REFUSAL, False)
+    if response.status_code == 200 or keep_refusal:
         await session.commit()
     else:
         await session.rollback()

@@ -197,6 +197,30 @@ async def test_a_code_is_redeemed_once_even_when_raced(
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
+async def test_a_replayed_code_revokes_every_token_it_gave(
+    broker: httpx.AsyncClient, broker_settings: Settings, broker_database: Database
+) -> None:
+    """RFC 6749 §4.1.2: a code used twice was stolen; what it issued (and the refreshed
+    tokens since) stops working, while another sign-in's tokens keep working."""
+    account = await create_account(broker_database)
+    cookie = await signed_in_cookie(broker_settings, broker_database, account)
+    verifier, challenge = pkce_pair()
+    code = await _code_for(broker, broker_settings, cookie, challenge)
+    first = await _redeem(broker, broker_settings, code, verifier)
+    assert first.status_code == 200, first.text
+    refreshed = await _refresh(broker, broker_settings, first.json()["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    other = await _tokens_for(broker, broker_settings, broker_database, account)
+    assert (await _userinfo(broker, refreshed.json()["access_token"])).status_code == 200
+
+    replay = await _redeem(broker, broker_settings, code, verifier)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert (await _userinfo(broker, refreshed.json()["access_token"])).status_code == 401
+    stale = await _refresh(broker, broker_settings, refreshed.json()["refresh_token"])
+    assert stale.status_code == 400 and stale.json()["error"] == "invalid_grant"
+    assert (await _userinfo(broker, other["access_token"])).status_code == 200
+
+
 async def test_refresh_rotates_and_the_old_pair_stops_working(
     broker: httpx.AsyncClient, broker_settings: Settings, broker_database: Database
 ) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from api.accounts.passwords import hash_password
 from api.accounts.sessions import ACCOUNTS_PREFIX
 from api.core.config import Settings
 from api.core.db import Database
@@ -58,6 +59,39 @@ async def create_account(
         session.add(account)
         await session.commit()
     return account
+
+
+async def create_person(
+    database: Database,
+    *,
+    with_password: bool = True,
+    verified: bool = True,
+    role: str = "developer",
+    display_name: str = "Ada Lovelace",
+) -> Account:
+    """An account as a person has it once they have been here: its profile complete, with
+    the test password (or none: an account that signs in by mailed link or a provider)."""
+    account = await create_account(
+        database,
+        password_hash=await hash_password(PASSWORD) if with_password else None,
+        verified=verified,
+        role=role,
+        display_name=display_name,
+    )
+    async with database.sessionmaker() as session:
+        row = await session.get(Account, account.id)
+        assert row is not None
+        row.profile_completed_at = row.created_at
+        await session.commit()
+        return row
+
+
+async def stored_account(database: Database, account: Account) -> Account:
+    """The account as the database has it now."""
+    async with database.sessionmaker() as session:
+        row = await session.get(Account, account.id)
+        assert row is not None
+        return row
 
 
 # The account pages in this process -------------------------------------------------------
@@ -128,3 +162,14 @@ def link_path(url: str) -> str:
 
 def token_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["token"][0]
+
+
+async def sign_in(client: httpx.AsyncClient, account: Account) -> None:
+    """Sign in on the sign-in page with the account's address and the test password."""
+    assert account.email is not None
+    answer = await submit(
+        client,
+        f"{PAGES}/sign-in",
+        {"email": account.email, "password": PASSWORD, "next": "/hub/", "action": "password"},
+    )
+    assert answer.status_code == 303, answer.text

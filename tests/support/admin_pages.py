@@ -13,7 +13,7 @@ from api.core import migrate
 from api.core.config import Settings
 from api.core.db import Database
 from api.models.account import Account
-from tests.support.accounts import PAGES, PASSWORD, create_account, csrf_token, submit
+from tests.support.accounts import PAGES, PASSWORD, create_account, csrf_token, sign_in, submit
 
 ADMIN = f"{PAGES}/admin"
 IMPORT = f"{ADMIN}/import"
@@ -30,16 +30,6 @@ async def person_with_password(
         email=email,
         verified=verified,
     )
-
-
-async def sign_in(browser: httpx.AsyncClient, account: Account) -> None:
-    assert account.email is not None
-    answer = await submit(
-        browser,
-        f"{PAGES}/sign-in",
-        {"email": account.email, "password": PASSWORD, "next": "/hub/", "action": "password"},
-    )
-    assert answer.status_code == 303, answer.text
 
 
 async def signed_in_admin(browser: httpx.AsyncClient, database: Database) -> Account:

@@ -14,18 +14,13 @@ from jupyterhub.services.auth import HubOAuth
 from jupyterhub.tests.mocking import MockHub
 from traitlets.config import Config
 
-from api.accounts.passwords import hash_password
 from api.auth import HubIdentity
 from api.core.config import Settings
-from api.core.db import Database
 from api.core.names import API_PREFIX, API_SERVICE
 from api.main import create_app
-from api.models.account import Account
 from hub.config import apply_services, proxy_command
 from tests.support.accounts import (
     PAGES,
-    PASSWORD,
-    create_account,
     link_path,
     random_client_address,
     submit,
@@ -75,16 +70,6 @@ async def pages_with_hub(
             yield client
 
 
-async def sign_in(client: httpx.AsyncClient, account: Account) -> None:
-    assert account.email is not None
-    response = await submit(
-        client,
-        f"{PAGES}/sign-in",
-        {"email": account.email, "password": PASSWORD, "next": "/hub/", "action": "password"},
-    )
-    assert response.status_code == 303, response.text
-
-
 @asynccontextmanager
 async def platform_mock_hub(
     settings: Settings, workdir: Path, api_service_token: str
@@ -129,21 +114,3 @@ async def use_latest_link(client: httpx.AsyncClient, smtp: SmtpServer, email: st
     used = await submit(client, f"{PAGES}/magic", {"token": token_of(link)}, page=link_path(link))
     assert used.status_code == 303, used.text
     return used.headers["location"]
-
-
-async def create_person(
-    database: Database, *, with_password: bool = True, display_name: str = "Ada Lovelace"
-) -> Account:
-    """A verified account whose profile is complete, with the test password (or none:
-    an account that signs in by mailed link or another provider)."""
-    account = await create_account(
-        database,
-        password_hash=await hash_password(PASSWORD) if with_password else None,
-        display_name=display_name,
-    )
-    async with database.sessionmaker() as session:
-        row = await session.get(Account, account.id)
-        assert row is not None
-        row.profile_completed_at = row.created_at
-        await session.commit()
-        return row

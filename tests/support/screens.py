@@ -14,11 +14,10 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Browser, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from api.accounts.passwords import hash_password
 from api.core.config import Settings
 from api.core.db import Database
 from api.models.account import Account
-from tests.support.accounts import PAGES, PASSWORD, create_account, random_client_address
+from tests.support.accounts import PAGES, PASSWORD, create_person, random_client_address
 from tests.support.artifacts import artifact_path
 from tests.support.waiting import PATIENCE_SECONDS
 
@@ -138,19 +137,6 @@ def person_with_password(
     settings: Settings, *, role: str = "developer", display_name: str = "Ada Lovelace"
 ) -> Account:
     """A verified account with the test password whose profile is complete."""
-
-    async def make(database: Database) -> Account:
-        account = await create_account(
-            database,
-            password_hash=await hash_password(PASSWORD),
-            role=role,
-            display_name=display_name,
-        )
-        async with database.sessionmaker() as session:
-            row = await session.get(Account, account.id)
-            assert row is not None
-            row.profile_completed_at = row.created_at
-            await session.commit()
-            return row
-
-    return in_database(settings, make)
+    return in_database(
+        settings, lambda database: create_person(database, role=role, display_name=display_name)
+    )

@@ -16,13 +16,11 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event
 from api.models.account import Account, AccountSession
-from tests.support.accounts import PAGES, csrf_token
+from tests.support.accounts import PAGES, create_person, csrf_token, sign_in
 from tests.support.own_account import (
     SETTINGS_PAGES,
-    create_person,
     nothing_listening,
     pages_with_hub,
-    sign_in,
 )
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -16,13 +16,19 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event
 from api.models.account import Account, AccountSession
-from tests.support.accounts import PAGES, PASSWORD, csrf_token, submit
+from tests.support.accounts import (
+    PAGES,
+    PASSWORD,
+    create_person,
+    csrf_token,
+    sign_in,
+    stored_account,
+    submit,
+)
 from tests.support.own_account import (
     SETTINGS_PAGES,
-    create_person,
     nothing_listening,
     pages_with_hub,
-    sign_in,
     sign_in_by_link,
     use_latest_link,
 )
@@ -35,13 +41,6 @@ NEW_PASSWORD = "quartz-lantern-harbour-77"
 async def client(account_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with pages_with_hub(account_settings, nothing_listening(), "unused") as browser:
         yield browser
-
-
-async def stored(database: Database, account: Account) -> Account:
-    async with database.sessionmaker() as session:
-        row = await session.get(Account, account.id)
-        assert row is not None
-        return row
 
 
 async def events(database: Database, account: Account) -> list[Event]:
@@ -112,7 +111,7 @@ async def test_changing_the_password_keeps_this_browser_and_signs_out_the_others
         assert "Your password was changed" in shown.text
         assert not await signed_in(other)
     assert await signed_in(client)
-    row = await stored(database, account)
+    row = await stored_account(database, account)
     assert (await verify_password(row.password_hash, NEW_PASSWORD)).ok
     assert not (await verify_password(row.password_hash, PASSWORD)).ok
     [mail] = smtp.inbox.to(account.email)
@@ -145,7 +144,7 @@ async def test_a_password_change_refuses_a_wrong_current_weak_or_mistyped_passwo
         assert message in refused.text
         # Passwords are never written back into the form.
         assert PASSWORD not in refused.text and NEW_PASSWORD not in refused.text
-    row = await stored(database, account)
+    row = await stored_account(database, account)
     assert (await verify_password(row.password_hash, PASSWORD)).ok
     assert "account.password_check_failed" in [e.type for e in await events(database, account)]
     assert smtp.inbox.to(str(account.email)) == []
@@ -181,7 +180,9 @@ async def test_a_form_without_its_token_changes_nothing(
     for path in ("/sessions/sign-out-all", "/tokens", "/delete"):
         refused = await client.post(f"{SETTINGS_PAGES}{path}", data={"confirm_username": "x"})
         assert refused.status_code == 403, path
-    assert (await verify_password((await stored(database, account)).password_hash, PASSWORD)).ok
+    assert (
+        await verify_password((await stored_account(database, account)).password_hash, PASSWORD)
+    ).ok
     assert await signed_in(client)
 
 
@@ -208,7 +209,7 @@ async def test_an_account_without_a_password_sets_one_after_a_fresh_sign_in(
         f"{SETTINGS_PAGES}/password", data=form | {"csrf_token": csrf_token(page.text)}
     )
     assert refused.status_code == 403 and "sign in again first" in refused.text
-    assert (await stored(database, account)).password_hash is None
+    assert (await stored_account(database, account)).password_hash is None
 
     asked = await client.post(
         f"{SETTINGS_PAGES}/sign-in-again",
@@ -224,7 +225,9 @@ async def test_an_account_without_a_password_sets_one_after_a_fresh_sign_in(
     )
     assert done.status_code == 303
     assert done.headers["location"] == f"{SETTINGS_PAGES}?done=password_set"
-    assert (await verify_password((await stored(database, account)).password_hash, NEW_PASSWORD)).ok
+    assert (
+        await verify_password((await stored_account(database, account)).password_hash, NEW_PASSWORD)
+    ).ok
     assert smtp.inbox.to(account.email)[-1].message["Subject"] == (
         "A password was set on DATAZENtr"
     )
@@ -254,7 +257,7 @@ async def test_with_the_hub_down_the_token_and_delete_pages_say_try_again(
         {"confirm_username": account.username, "password": PASSWORD},
     )
     assert deleted.status_code == 503 and "Nothing was changed" in deleted.text
-    assert (await stored(database, account)).username == account.username
+    assert (await stored_account(database, account)).username == account.username
     assert await signed_in(client)
 
 
@@ -272,5 +275,5 @@ async def test_deletion_needs_the_user_name_and_the_password(
     ]:
         refused = await submit(client, f"{SETTINGS_PAGES}/delete", form)
         assert refused.status_code == 422 and message in refused.text
-    assert (await stored(database, account)).id == account.id
+    assert (await stored_account(database, account)).id == account.id
     assert SESSION_COOKIE in client.cookies

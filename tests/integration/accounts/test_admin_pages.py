@@ -21,6 +21,8 @@ from tests.support.accounts import (
     account_pages,
     csrf_token,
     link_path,
+    sign_in,
+    stored_account,
     submit,
     token_of,
 )
@@ -32,19 +34,11 @@ from tests.support.admin_pages import (
     on_own_database,
     person_with_password,
     send_import,
-    sign_in,
     signed_in_admin,
 )
 from tests.support.smtp import SmtpServer
 
 ACTIONS = ("disable", "enable", "role", "plan", "verification", "reset", "invitation")
-
-
-async def stored(database: Database, account: Account) -> Account:
-    async with database.sessionmaker() as session:
-        row = await session.get(Account, account.id)
-        assert row is not None
-        return row
 
 
 async def events(database: Database, stream: str) -> list[Event]:
@@ -88,10 +82,10 @@ async def test_anyone_but_a_platform_admin_gets_403_on_every_admin_page_and_form
             files={"csv_file": ("", b"", "text/csv")},
         )
         assert answer.status_code == 403
-    after = await stored(database, target)
+    after = await stored_account(database, target)
     assert after.disabled_at is None and after.role == "developer"
-    assert await stored(database, person) is not None
-    assert (await stored(database, person)).role == "org_admin"
+    assert await stored_account(database, person) is not None
+    assert (await stored_account(database, person)).role == "org_admin"
 
 
 async def test_an_admin_sees_the_admin_link_and_searches_accounts_in_pages(
@@ -166,7 +160,7 @@ async def test_disabling_signs_the_person_out_everywhere_until_enabled(
             {"email": person.email or "", "password": PASSWORD, "action": "password"},
         )
         assert again.status_code == 401 and "disabled" in again.text
-        assert (await stored(database, person)).session_epoch == person.session_epoch + 1
+        assert (await stored_account(database, person)).session_epoch == person.session_epoch + 1
 
         assert (await act(admin_browser, person, "enable")).status_code == 303
         await sign_in(laptop, person)
@@ -174,7 +168,7 @@ async def test_disabling_signs_the_person_out_everywhere_until_enabled(
         # An admin cannot disable themself.
         own = await act(admin_browser, admin, "disable")
         assert own.status_code == 409 and "your own account" in own.text
-        assert (await stored(database, admin)).disabled_at is None
+        assert (await stored_account(database, admin)).disabled_at is None
     kinds = [(e.type, e.actor) for e in await events(database, f"account:{person.id}")]
     assert ("account.disabled", admin.username) in kinds
     assert ("account.enabled", admin.username) in kinds
@@ -197,7 +191,7 @@ async def test_role_and_plan_changes_are_checked_and_recorded(
         assert unknown_plan.status_code == 422 and "no plan &#39;platinum&#39;" in unknown_plan.text
         missing = await browser.get(f"{ADMIN}/accounts/{uuid.uuid4()}")
         assert missing.status_code == 404
-    after = await stored(database, person)
+    after = await stored_account(database, person)
     assert after.role == "org_admin"
     # An admin-given role skips the profile page, which offers only student or developer.
     assert after.profile_completed_at is not None
@@ -267,13 +261,13 @@ async def test_the_last_admin_cannot_give_up_the_role(
             refused = await act(browser, admin, "role", role="developer")
             assert refused.status_code == 409
             assert "last admin" in refused.text and "your platform admin role stays" in refused.text
-            assert (await stored(database, admin)).role == "platform_admin"
+            assert (await stored_account(database, admin)).role == "platform_admin"
 
             # With a second admin, the first may step down (and loses the pages at once).
             second = await person_with_password(database)
             assert (await act(browser, second, "role", role="platform_admin")).status_code == 303
             assert (await act(browser, admin, "role", role="developer")).status_code == 303
-            assert (await stored(database, admin)).role == "developer"
+            assert (await stored_account(database, admin)).role == "developer"
             assert (await browser.get(ADMIN)).status_code == 403
     finally:
         await database.dispose()

@@ -13,13 +13,12 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event
 from api.models.account import Account
-from tests.support.accounts import PAGES, PASSWORD, account_pages, submit
+from tests.support.accounts import PAGES, PASSWORD, account_pages, sign_in, submit
 from tests.support.admin_pages import (
     ADMIN,
     act,
     on_own_database,
     person_with_password,
-    sign_in,
 )
 
 

@@ -22,6 +22,7 @@ from tests.support.accounts import (
     account_pages,
     create_account,
     link_path,
+    sign_in,
     submit,
     token_of,
 )
@@ -30,7 +31,6 @@ from tests.support.admin_pages import (
     import_checked,
     person_with_password,
     send_import,
-    sign_in,
     signed_in_admin,
 )
 from tests.support.network import free_port
@@ -59,7 +59,7 @@ async def new_tenant(database: Database, tag: str) -> Tenant:
 
 def problems(report: httpx.Response) -> list[tuple[str, str, str]]:
     """The report's problem table as (line, column, reason) rows."""
-    table = report.text.partition('<table class="problems">')[2].partition("</table>")[0]
+    table = report.text.partition('<table class="problems"')[2].partition("</table>")[0]
     rows = []
     for row in table.split("<tr>")[2:]:
         cells = [html.unescape(c.partition("</td>")[0]) for c in row.split("<td>")[1:]]

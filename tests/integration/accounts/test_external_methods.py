@@ -13,19 +13,17 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.accounts.passwords import hash_password
 from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event
 from api.models.account import Account, AccountIdentity
 from tests.support.accounts import (
     PAGES,
-    PASSWORD,
     account_pages,
-    create_account,
+    create_person,
     csrf_token,
     fresh_email,
-    submit,
+    sign_in,
 )
 from tests.support.outside_providers import (
     GitHubFake,
@@ -70,16 +68,11 @@ def person_at_github(email: str | None = None) -> GitHubPerson:
 async def account_with(
     database: Database, *, password: bool, verified: bool, github_id: int | None = None
 ) -> Account:
-    account = await create_account(
-        database,
-        password_hash=await hash_password(PASSWORD) if password else None,
-        verified=verified,
+    account = await create_person(
+        database, with_password=password, verified=verified, display_name="Test Person"
     )
-    async with database.sessionmaker() as session:
-        stored = await session.get(Account, account.id)
-        assert stored is not None
-        stored.profile_completed_at = stored.created_at
-        if github_id is not None:
+    if github_id is not None:
+        async with database.sessionmaker() as session:
             session.add(
                 AccountIdentity(
                     id=uuid.uuid4(),
@@ -89,18 +82,8 @@ async def account_with(
                     email=account.email,
                 )
             )
-        await session.commit()
+            await session.commit()
     return account
-
-
-async def sign_in_with_password(browser: httpx.AsyncClient, account: Account) -> None:
-    assert account.email is not None
-    answer = await submit(
-        browser,
-        f"{PAGES}/sign-in",
-        {"email": account.email, "password": PASSWORD, "next": "/hub/", "action": "password"},
-    )
-    assert answer.status_code == 303, answer.text
 
 
 async def sign_in_with_github(
@@ -133,7 +116,7 @@ async def test_a_signed_in_person_links_github_from_the_page(
     browser: httpx.AsyncClient, github: GitHubFake, database: Database
 ) -> None:
     account = await account_with(database, password=True, verified=True)
-    await sign_in_with_password(browser, account)
+    await sign_in(browser, account)
     page = await browser.get(METHODS)
     assert page.status_code == 200 and "Password" in page.text
     # A different address at GitHub does not matter: the person proved both.
@@ -167,7 +150,7 @@ async def test_linking_needs_the_pages_own_token_and_a_session(
         and "/accounts/sign-in?next=" in signed_out.headers["location"]
     )
     account = await account_with(database, password=True, verified=True)
-    await sign_in_with_password(browser, account)
+    await sign_in(browser, account)
     # A link another site made (it cannot know this browser's form token).
     forged = await browser.get(f"{PAGES}/external/github/start", params={"link": "forged"})
     assert forged.status_code == 403 and "security token" in forged.text
@@ -180,7 +163,7 @@ async def test_an_identity_of_another_account_is_not_moved(
     person = person_at_github()
     await account_with(database, password=True, verified=True, github_id=person.id)
     account = await account_with(database, password=True, verified=True)
-    await sign_in_with_password(browser, account)
+    await sign_in(browser, account)
     page = await browser.get(METHODS)
     github.person = person
     authorize_url = (await browser.get(link_button(page.text))).headers["location"]
@@ -198,7 +181,7 @@ async def test_unlinking_keeps_a_way_in(
         database, password=True, verified=True, github_id=with_password_person.id
     )
     async with account_pages(settings) as browser:
-        await sign_in_with_password(browser, with_password)
+        await sign_in(browser, with_password)
         page = await browser.get(METHODS)
         [identity] = identity_ids(page.text)
         done = await browser.post(

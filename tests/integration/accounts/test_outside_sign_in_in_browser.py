@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from api.core.config import Settings
@@ -26,7 +26,6 @@ from api.models.account import Account, AccountIdentity
 from tests.support.accounts import PAGES, fresh_email, mail_settings
 from tests.support.artifacts import artifact_path
 from tests.support.asgi import serve_app
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.identity import AnyUserIdentity
 from tests.support.network import free_port
 from tests.support.outside_providers import (
@@ -46,7 +45,7 @@ from tests.support.screens import (
     person_with_password,
     sign_in_with_password,
 )
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.smtp import SmtpServer
 
 PROVIDER, PROVIDER_NAME = "campus", "Campus SSO"
 METHODS = f"{PAGES}/settings/sign-in-methods"
@@ -58,20 +57,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning"),
 ]
 screens = pytest.mark.parametrize("screen", list(SCREENS))
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mail_server() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

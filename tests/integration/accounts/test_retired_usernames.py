@@ -6,7 +6,6 @@ with the platform's services and roles), as in production."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 
@@ -26,15 +25,12 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.models import RetiredUsername, UserProfile
 from api.models.account import Account
-from tests.support.accounts import PAGES, PASSWORD, create_account, submit
+from tests.support.accounts import PAGES, PASSWORD, create_account, create_person, sign_in, submit
 from tests.support.admin_pages import person_with_password
 from tests.support.own_account import (
     SETTINGS_PAGES,
-    create_person,
     hub_api_url,
     pages_with_hub,
-    platform_mock_hub,
-    sign_in,
 )
 from tests.support.smtp import SmtpServer
 
@@ -42,34 +38,11 @@ from tests.support.smtp import SmtpServer
 pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest.fixture(scope="module")
-def service_token() -> str:
-    return secrets.token_hex(16)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def hub(
-    service_token: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[MockHub]:
-    settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("retired-names-hub"))
-    async with platform_mock_hub(
-        settings, tmp_path_factory.mktemp("mock-hub"), service_token
-    ) as app:
-        yield app
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    """Per test, so it is closed before the hub stops (which cancels its loop's tasks)."""
-    database = Database(migrated.sqlalchemy_url)
-    yield database
-    await database.dispose()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def browser(
     account_settings: Settings, hub: MockHub, service_token: str
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The account pages, their api talking to the module's hub (``hub`` in conftest)."""
     async with pages_with_hub(account_settings, hub_api_url(hub), service_token) as client:
         yield client
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from jupyterhub.services.auth import HubOAuth
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from api.auth import HubIdentity
 from api.core.config import Settings
@@ -22,7 +22,6 @@ from api.core.names import API_PREFIX
 from api.main import create_app
 from tests.support.accounts import PAGES, PASSWORD, mail_settings
 from tests.support.asgi import serve_app
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.network import free_port
 from tests.support.own_account import nothing_listening
 from tests.support.screens import (
@@ -32,27 +31,13 @@ from tests.support.screens import (
     person_with_password,
     sign_in_with_password,
 )
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.smtp import SmtpServer
 
 SETTINGS = f"{PAGES}/settings"
 ADMIN = f"{PAGES}/admin"
 
 pytestmark = pytest.mark.slow
 screens = pytest.mark.parametrize("screen", list(SCREENS))
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mail_server() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,15 @@ import httpx
 from sqlalchemy import select
 
 from api.accounts import links
-from api.accounts.passwords import hash_password
 from api.core.config import Settings
 from api.core.db import Database
 from api.models import Event
 from api.models.account import Account, AccountToken
 from tests.support.accounts import (
     PAGES,
+    PASSWORD,
     account_pages,
-    create_account,
+    create_person,
     fresh_email,
     link_path,
     submit,
@@ -24,18 +24,12 @@ from tests.support.accounts import (
 )
 from tests.support.smtp import SmtpServer
 
-OLD = "plum-tiger-sextant-41"
+OLD = PASSWORD  # the one create_person gives
 NEW = "quartz-heron-lantern-77"
 
 
 async def person(database: Database) -> Account:
-    account = await create_account(database, password_hash=await hash_password(OLD))
-    async with database.sessionmaker() as session:
-        stored = await session.get(Account, account.id)
-        assert stored is not None
-        stored.profile_completed_at = stored.created_at
-        await session.commit()
-    return account
+    return await create_person(database, display_name="Test Person")
 
 
 async def sign_in(browser: httpx.AsyncClient, email: str, password: str) -> int:

@@ -261,14 +261,19 @@ async def accounts_home(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/sign-up")
-async def sign_up_page(request: Request) -> Response:
+async def sign_up_page(request: Request, next: str = "") -> Response:
     settings = _settings(request)
     if not settings.open_signup:
         return problem_page(
             request,
             SignUpClosed("Sign-up is closed on this platform. Ask its operator for an invitation."),
         )
-    return page(request, "sign_up", domains=sorted(settings.signup_email_domains))
+    return page(
+        request,
+        "sign_up",
+        values={"next": safe_next(next) if next else ""},
+        domains=sorted(settings.signup_email_domains),
+    )
 
 
 @router.post("/sign-up")
@@ -285,6 +290,7 @@ async def sign_up(request: Request, db: SessionDep) -> Response:
             email=fields.get("email", ""),
             password=fields.get("password", ""),
             terms_accepted=fields.get("terms") == "yes",
+            next_url=safe_next(fields["next"]) if fields.get("next") else "",
         )
         return check_mail_page(request, "sign_up", service.normal_email(fields["email"]))
 
@@ -292,7 +298,7 @@ async def sign_up(request: Request, db: SessionDep) -> Response:
         request,
         "sign_up",
         run,
-        keep=("name", "email"),
+        keep=("name", "email", "next"),
         domains=sorted(settings.signup_email_domains),
     )
 
@@ -344,10 +350,10 @@ async def verify_page(request: Request, db: SessionDep, token: str = "") -> Resp
 async def verify(request: Request, db: SessionDep) -> Response:
     async def run(fields: dict[str, str]) -> Response:
         try:
-            account = await service.confirm_email(db, fields.get("token"))
+            account, next_url = await service.confirm_email(db, fields.get("token"))
         except FormError as exc:
             return problem_page(request, exc)
-        response = redirect(after_sign_in(account, None))
+        response = redirect(after_sign_in(account, next_url or None))
         signed_in = await current_account(request, db)
         if signed_in is None or signed_in.id != account.id:
             await start_session(request, response, db, account, "verify_email")

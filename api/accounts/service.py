@@ -23,7 +23,7 @@ from api.accounts.errors import FormError, RateLimited, SignInFailed, SignUpClos
 from api.accounts.mail import Mailer, compose
 from api.accounts.passwords import check_new_password, hash_password, verify_password
 from api.accounts.roles import listed_usernames
-from api.accounts.sessions import sign_out_everywhere
+from api.accounts.sessions import mailed_next, sign_out_everywhere
 from api.accounts.usernames import base_username, unique_username
 from api.core.config import Settings
 from api.events import append_event
@@ -152,9 +152,11 @@ async def sign_up(
     email: str,
     password: str,
     terms_accepted: bool,
+    next_url: str = "",
 ) -> None:
-    """Create an unverified account and mail its verification link; for an address that
-    has an account already, mail its owner instead. Both read the same to the visitor."""
+    """Create an unverified account and mail its verification link (which carries
+    ``next_url``, where the person was going); for an address that has an account already,
+    mail its owner instead. Both read the same to the visitor."""
     if not settings.open_signup:
         raise SignUpClosed(
             "Sign-up is closed on this platform. Ask its operator for an invitation."
@@ -187,7 +189,14 @@ async def sign_up(
         if account is not None:
             _event(db_session, account, "account.signed_up", method="password")
             await _mail_link(
-                db_session, settings, mailer, account, purpose="verify_email", email=email, hours=24
+                db_session,
+                settings,
+                mailer,
+                account,
+                purpose="verify_email",
+                email=email,
+                payload={"next": mailed_next(next_url)} if next_url else None,
+                hours=24,
             )
             return
         # A sign-up for the same address at the same moment got there first: this one is
@@ -299,8 +308,9 @@ async def resend_verification(
     )
 
 
-async def confirm_email(db_session: AsyncSession, token: str | None) -> Account:
-    """Use a verification link: the address (or the student address) is verified."""
+async def confirm_email(db_session: AsyncSession, token: str | None) -> tuple[Account, str]:
+    """Use a verification link: the address (or the student address) is verified. Also
+    where the person was going when they signed up (empty if nowhere in particular)."""
     row = await links.use_link(db_session, "verify_email", token)
     account = await db_session.get(Account, row.account_id)
     assert account is not None  # use_link checked it
@@ -318,7 +328,7 @@ async def confirm_email(db_session: AsyncSession, token: str | None) -> Account:
         if account.email_verified_at is None:
             account.email_verified_at = now
         _event(db_session, account, "account.email_verified", email=row.email)
-    return account
+    return account, str(row.payload.get("next") or "")
 
 
 # Signing in ------------------------------------------------------------------------------
@@ -380,7 +390,7 @@ async def request_magic_link(
         account,
         purpose="magic_link",
         email=email,
-        payload={"next": next_url},
+        payload={"next": mailed_next(next_url)},
         event="account.magic_link_sent",
         minutes=15,
     )

@@ -65,6 +65,16 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+def mailed_next(value: str) -> str:
+    """Where a mailed link goes on to: ``value``, except a sign-in for the hub (the
+    provider's authorize request), which becomes the hub's login. The hub keeps that
+    request's state in the browser that started it, and a mail is often opened in another;
+    the hub's login starts afresh in whichever browser opens the link."""
+    if urlsplit(value).path == f"{API_PREFIX}oauth2/authorize":
+        return "/hub/login"
+    return value
+
+
 def login_url(next_url: str) -> str:
     """The sign-in page, which sends the person on to ``next_url`` (if safe) afterwards.
 

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from api.accounts.sessions import DEFAULT_NEXT, SIGN_IN_PATH, login_url, safe_next
+from api.accounts.sessions import DEFAULT_NEXT, SIGN_IN_PATH, login_url, mailed_next, safe_next
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,12 @@ def test_login_url_carries_a_safe_next() -> None:
     assert parse_qs(urlsplit(login_url("https://elsewhere.example/")).query) == {
         "next": [DEFAULT_NEXT]
     }
+
+
+def test_a_mailed_link_leads_a_hub_sign_in_to_the_hub_login_and_keeps_other_places() -> None:
+    # The hub's authorize request needs the hub's state cookie of the browser that began
+    # it; a mail may be opened elsewhere, so the link starts the hub's login afresh.
+    authorize = "/services/api/oauth2/authorize?client_id=jupyterhub&state=abc"
+    assert mailed_next(authorize) == "/hub/login"
+    assert mailed_next("/services/api/accounts/settings") == "/services/api/accounts/settings"
+    assert mailed_next("/user/ada/lab/tree/x.ipynb") == "/user/ada/lab/tree/x.ipynb"

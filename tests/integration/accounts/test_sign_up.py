@@ -229,3 +229,31 @@ async def test_an_operator_can_close_sign_up_or_keep_it_to_some_domains(
         assert (await sign_up(browser, inside)).status_code == 200
         assert await account_by_email(database, inside) is not None
     assert smtp.inbox.count() == 1
+
+
+async def test_where_a_visitor_was_going_is_carried_through_sign_up_and_the_mail(
+    browser: httpx.AsyncClient, smtp: SmtpServer
+) -> None:
+    going = "/services/api/accounts/settings"
+    sign_in = await browser.get(f"{PAGES}/sign-in", params={"next": going})
+    create = re.search(r'href="([^"]*sign-up\?[^"]*)"', sign_in.text)
+    assert create, "the sign-in page links to sign-up"
+    sign_up_path = create.group(1).replace("&amp;", "&")
+    assert "next=%2Fservices%2Fapi%2Faccounts%2Fsettings" in sign_up_path
+    email = fresh_email("going")
+    answer = await submit(
+        browser,
+        f"{PAGES}/sign-up",
+        {"name": "Ada", "email": email, "password": PASSWORD, "terms": "yes", "next": going},
+        page=sign_up_path,
+    )
+    assert answer.status_code == 200, answer.text
+    [link] = smtp.inbox.to(email)[-1].links()
+    verified = await submit(
+        browser, f"{PAGES}/verify", {"token": token_of(link)}, page=link_path(link)
+    )
+    # Profile first (a new account), then on to where they were going.
+    assert (
+        verified.headers["location"]
+        == f"{PAGES}/profile?next=%2Fservices%2Fapi%2Faccounts%2Fsettings"
+    )

@@ -9,14 +9,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import HubUser
 from api.events import append_event
 from api.models import UserProfile
+from api.models.account import Account
 from api.schemas.me import ProfileUpdate
 
 
 async def get_or_create_profile(session: AsyncSession, user: HubUser) -> UserProfile:
     # ON CONFLICT: two first requests of one user at once must not both insert.
+    # A person with a platform account starts with its name and confirmed address.
+    account = select(Account).where(Account.username == user.name)
     created = await session.scalar(
         insert(UserProfile)
-        .values(hub_name=user.name)
+        .values(
+            hub_name=user.name,
+            display_name=account.with_only_columns(Account.display_name).scalar_subquery(),
+            email=account.with_only_columns(Account.email)
+            .where(Account.email_verified_at.is_not(None))
+            .scalar_subquery(),
+        )
         .on_conflict_do_nothing(index_elements=[UserProfile.hub_name])
         .returning(UserProfile.id)
     )

@@ -10,6 +10,7 @@ from api.core.db import Database
 from api.models import Event, UserProfile
 from api.profiles import get_or_create_profile, update_profile
 from api.schemas.me import ProfileUpdate
+from tests.support.accounts import create_account
 
 
 def new_user() -> HubUser:
@@ -26,6 +27,20 @@ async def test_first_sight_creates_a_free_profile_and_a_joined_event(database: D
             await session.scalars(select(Event).where(Event.stream == f"user:{user.name}"))
         ).all()
     assert [e.type for e in events] == ["user.joined"]
+
+
+async def test_a_platform_account_gives_its_name_and_confirmed_address(
+    database: Database,
+) -> None:
+    confirmed = await create_account(database, display_name="Ada Lovelace")
+    unconfirmed = await create_account(database, verified=False)
+    async with database.sessionmaker() as session:
+        first = await get_or_create_profile(session, HubUser(name=confirmed.username, admin=False))
+        second = await get_or_create_profile(
+            session, HubUser(name=unconfirmed.username, admin=False)
+        )
+    assert (first.display_name, first.email) == ("Ada Lovelace", confirmed.email)
+    assert second.email is None  # an address nobody confirmed is not the profile's
 
 
 async def test_concurrent_first_requests_create_one_profile(database: Database) -> None:

@@ -50,6 +50,7 @@ router = APIRouter(prefix="/accounts", include_in_schema=False)
 
 MAX_FIELD_LENGTH = 1000
 START_SERVER_URL = "/hub/spawn"
+NOWHERE_IN_PARTICULAR = frozenset({DEFAULT_NEXT, "/hub/login", "/hub/home"})
 # Tokens are in these pages' URLs: no referrer, no caching, no framing, only our own assets.
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -614,8 +615,11 @@ async def welcome(
         return account
     if account.profile_completed_at is None:
         return redirect(f"{ACCOUNTS_PREFIX}profile")
-    # Signing in for the hub (the identity provider sent them here): carry on there.
-    continue_url = safe_next(next) if next and safe_next(next) != DEFAULT_NEXT else None
+    # Signing in for the hub (the identity provider sent them here): carry on there. Back
+    # to the hub's own login or home is nowhere in particular: the page's button starts
+    # the server instead.
+    target = safe_next(next)
+    continue_url = target if next and target not in NOWHERE_IN_PARTICULAR else None
     return page(
         request,
         "welcome",

@@ -15,6 +15,7 @@ import websockets.exceptions
 import websockets.sync.client
 from playwright.sync_api import Browser, Page, expect
 
+from api.accounts.sessions import SIGN_IN_PATH
 from hub.dashboards import FONT_AWESOME_HUB
 from tests.support.artifacts import artifact_path
 from tests.support.browser import sign_in
@@ -47,13 +48,15 @@ def api_client(user: HubUser) -> httpx.Client:
     )
 
 
-def test_visitors_without_a_session_are_sent_to_the_hub_login(platform: Platform) -> None:
+def test_visitors_without_a_session_are_sent_to_the_platform_sign_in(platform: Platform) -> None:
     with httpx.Client(base_url=platform.url, timeout=30) as anonymous:
         first = anonymous.get(f"{DASHBOARDS}/neural_dashboard.ipynb")
         assert first.status_code == 302
         assert first.headers["location"].startswith("/hub/api/oauth2/authorize")
         followed = anonymous.get(f"{DASHBOARDS}/marketplace.ipynb", follow_redirects=True)
-        assert followed.url.path == "/hub/login"
+        # Through the hub's login (auto_login) to the platform's own sign-in page.
+        assert "/hub/login" in [r.url.path for r in followed.history]
+        assert followed.url.path == SIGN_IN_PATH and followed.status_code == 200
         assert anonymous.get("/services/dashboards/").status_code == 302
 
 

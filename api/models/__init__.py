@@ -13,6 +13,7 @@ from api.models.base import Base
 from api.models.event import Event
 from api.models.marketplace import Bundle, BundleInstall, BundlePattern, BundleRating
 from api.models.oidc import OAuthAuthorizationCode, OAuthClient, OAuthSigningKey, OAuthToken
+from api.models.organisation import OrganisationInvitation
 from api.models.pattern import Pattern, PatternUse, PatternVersion, PatternVote
 from api.models.plan import Plan
 from api.models.profile import UserProfile
@@ -38,6 +39,7 @@ __all__ = [
     "OAuthClient",
     "OAuthSigningKey",
     "OAuthToken",
+    "OrganisationInvitation",
     "Pattern",
     "PatternUse",
     "PatternVersion",

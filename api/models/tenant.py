@@ -2,19 +2,34 @@
 
 import uuid
 
-from sqlalchemy import String, text
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, Timestamped
 
+# What an organisation is; the pages offer these.
+ORGANISATION_KINDS = ("company", "university", "class")
+
 
 class Tenant(Timestamped, Base):
-    """An organisation (company, university, class) whose members share private data."""
+    """An organisation (company, university, class) whose members share private data.
+
+    People with a confirmed address at one of ``email_domains`` may join on their own when
+    ``auto_join`` is on; ``seats`` caps the members (None: no cap)."""
 
     __tablename__ = "tenants"
+    __table_args__ = (
+        CheckConstraint("kind IN ('company', 'university', 'class')", name="kind"),
+        CheckConstraint("seats IS NULL OR seats >= 0", name="seats"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(
         primary_key=True, server_default=text("gen_random_uuid()")
     )
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), server_default="company")
+    email_domains: Mapped[list[str]] = mapped_column(ARRAY(Text()), server_default="{}")
+    auto_join: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    seats: Mapped[int | None] = mapped_column(Integer)

@@ -12,6 +12,7 @@ from api.auth import HubIdentity, HubUser
 from api.core.config import Settings
 from api.core.db import Database
 from api.core.names import QUOTA_SERVICE
+from api.core.tenancy import PLATFORM, person_scope, set_scope
 from api.errors import Forbidden
 
 
@@ -38,9 +39,18 @@ async def get_session(
 
 
 async def get_caller(
-    request: Request, identity: Annotated[HubIdentity, Depends(get_identity)]
+    request: Request,
+    identity: Annotated[HubIdentity, Depends(get_identity)],
+    session: Annotated[AsyncSession, Depends(get_session)],
 ) -> HubUser:
-    return await identity.user_for_request(request)
+    """Who is asking, from the hub's answer for their token; the request's database
+    session takes their scope (a service's work is platform-wide)."""
+    caller = await identity.user_for_request(request)
+    if caller.is_service:
+        await set_scope(session, PLATFORM)
+    else:
+        await person_scope(session, caller.name)
+    return caller
 
 
 async def get_current_user(caller: Annotated[HubUser, Depends(get_caller)]) -> HubUser:
@@ -49,9 +59,14 @@ async def get_current_user(caller: Annotated[HubUser, Depends(get_caller)]) -> H
     return caller
 
 
-async def get_admin(user: Annotated[HubUser, Depends(get_current_user)]) -> HubUser:
+async def get_admin(
+    user: Annotated[HubUser, Depends(get_current_user)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> HubUser:
+    """A platform admin, whose administration spans every organisation."""
     if not user.admin:
         raise Forbidden("Only platform admins may do this.")
+    await set_scope(session, PLATFORM)
     return user
 
 

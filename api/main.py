@@ -70,7 +70,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database(settings.sqlalchemy_url)
+        db = database or Database(settings.app_sqlalchemy_url)
         # A mounted app runs no lifespan of its own: its routes read the inner app's state.
         who = DashboardCredentialIdentity(
             identity or HubIdentity(),

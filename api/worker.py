@@ -71,7 +71,7 @@ async def _watch_stalled(app: procrastinate.App) -> None:
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
-    database = Database(settings.sqlalchemy_url, pool_size=2)
+    database = Database(settings.app_sqlalchemy_url, pool_size=2)
     app = build_worker_app(settings, database)
     async with app.open_async():
         watcher = asyncio.create_task(_watch_stalled(app))

@@ -285,7 +285,7 @@ def up(settings: Settings) -> int:
         try:
             if postgres is not None:
                 postgres.start()
-            migrate.upgrade(settings.sqlalchemy_url)
+            migrate.upgrade_platform(settings)
             if settings.authenticator == "platform":
                 _import_native_users(settings)
             load_seed_library(settings.sqlalchemy_url, settings=settings)
@@ -330,7 +330,7 @@ def migrate_only(settings: Settings) -> int:
     postgres = EmbeddedPostgres(settings) if settings.uses_embedded_postgres else None
     started = postgres.start() if postgres is not None else False
     try:
-        migrate.upgrade(settings.sqlalchemy_url)
+        migrate.upgrade_platform(settings)
         load_seed_library(settings.sqlalchemy_url, settings=settings)
         load_featured_bundles(settings.sqlalchemy_url)
     finally:

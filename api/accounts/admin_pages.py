@@ -38,6 +38,7 @@ from api.accounts.pages import (
 from api.accounts.roles import is_platform_admin
 from api.accounts.sessions import ACCOUNTS_PREFIX, start_session
 from api.core.config import Settings
+from api.core.tenancy import PLATFORM, set_scope
 from api.deps import SessionDep
 from api.models import Plan
 from api.models.account import ROLES, Account
@@ -92,6 +93,7 @@ async def signed_in_admin(request: Request, db: AsyncSession, here: str) -> Acco
     if not is_platform_admin(account, _settings(request)):
         log.info("account %s refused the admin page %s", account.username, request.url.path)
         return page(request, "admin_forbidden", status=403, account=account)
+    await set_scope(db, PLATFORM)  # administration spans every organisation
     return account
 
 

@@ -41,6 +41,7 @@ from api.accounts.sessions import (
 )
 from api.accounts.templating import STATIC_DIR, render_template
 from api.core.config import Settings
+from api.core.tenancy import person_scope
 from api.deps import SessionDep
 from api.models.account import Account
 
@@ -218,6 +219,7 @@ async def account_or_sign_in(request: Request, db: AsyncSession, here: str) -> A
     account = await current_account(request, db)
     if account is None:
         return redirect(login_url(here))
+    await person_scope(db, account.username)
     return account
 
 

@@ -85,7 +85,7 @@ class Exchange:
 
 async def prepare(database: Database, user: HubUser, request: ChatIn) -> Exchange:
     check_sizes(request)
-    async with database.sessionmaker() as session:
+    async with database.for_person(user.name) as session:
         if request.conversation_id is not None:
             await store.owned(session, user, request.conversation_id)
         await usage.take_request(session, user)
@@ -236,7 +236,7 @@ class ChatStream:
             self.request.action, self.request.message, self.request.context
         )
         kinds, language = offline.search_scope(question)
-        async with self.database.sessionmaker() as session:
+        async with self.database.for_person(self.user.name) as session:
             viewer = await viewer_for(session, self.user)
             hits = await offline.find(
                 session,
@@ -253,7 +253,7 @@ class ChatStream:
 
     async def _store(self, engine: str) -> None:
         model = self.provider.model if engine == "model" and self.provider else None
-        async with self.database.sessionmaker() as session:
+        async with self.database.for_person(self.user.name) as session:
             conversation = await store.owned(session, self.user, self.exchange.conversation_id)
             await store.add_message(
                 session,

@@ -52,7 +52,7 @@ async def complete(
 async def _model_completion(
     database: Database, provider: LLMProvider, user: HubUser, request: CompleteIn
 ) -> str | None:
-    async with database.sessionmaker() as session:
+    async with database.for_person(user.name) as session:
         try:
             await usage.take_request(session, user)
         except AssistantLimitReached:
@@ -88,7 +88,7 @@ async def _offline_completion(
     comment = offline.comment_before_cursor(request.prefix)
     if comment is None:
         return CompleteOut(items=[], engine="offline")
-    async with database.sessionmaker() as session:
+    async with database.for_person(user.name) as session:
         viewer = await viewer_for(session, user)
         hits = await offline.find(
             session, embedder, viewer, comment, language=request.language, limit=1

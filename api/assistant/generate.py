@@ -32,7 +32,7 @@ async def generate_notebook(
             f"{MAX_DESCRIPTION_CHARS}. Describe the goal and the main steps only; for a whole "
             "project use project generation."
         )
-    async with database.sessionmaker() as session:
+    async with database.for_person(user.name) as session:
         await usage.take_request(session, user)
         if provider is not None:
             try:

@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from api import __version__
 from api.core.names import API_PREFIX, SETTINGS_ENV_PREFIX
@@ -128,7 +129,20 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATAZENTR_DATABASE_URL", "DATABASE_URL"),
-        description="An external PostgreSQL with the `vector` extension. Unset: embedded Postgres.",
+        description="An external PostgreSQL with the `vector` extension, as the role that owns "
+        "the platform's tables (migrations run as it). Unset: embedded Postgres.",
+    )
+    database_app_url: str | None = Field(
+        default=None,
+        description="How the api and workers connect: a role that owns no table, is no "
+        "superuser and has no BYPASSRLS, so PostgreSQL's row-level security applies to it. "
+        "Unset: DATABASE_URL's server as the role `database_app_role`, created by the owner "
+        "(which then needs CREATEROLE) with a password generated into the data dir.",
+    )
+    database_app_role: str = Field(
+        default="datazentr_app",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The role the api connects as when DATAZENTR_DATABASE_APP_URL is unset.",
     )
     hub_ip: str = "127.0.0.1"
     hub_port: int = 8000
@@ -413,7 +427,7 @@ class Settings(BaseSettings):
             check_secret("DATAZENTR_SECRET_KEY", value.get_secret_value())
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_app_url")
     @classmethod
     def _empty_means_embedded(cls, value: str | None) -> str | None:
         return value or None
@@ -475,6 +489,19 @@ class Settings(BaseSettings):
             )
         return to_sqlalchemy_url(self.database_url)
 
+    @property
+    def app_sqlalchemy_url(self) -> str:
+        """The api's own connection: the role row-level security applies to."""
+        if self.database_app_url is not None:
+            return to_sqlalchemy_url(self.database_app_url)
+        return with_role(self.sqlalchemy_url, self.database_app_role, self.app_role_password())
+
+    def app_role_password(self) -> str | None:
+        """The generated password of the api's role; none over the embedded server's socket."""
+        if self.uses_embedded_postgres or self.database_app_url is not None:
+            return None
+        return load_or_create_secret(self.secrets_dir / "database_app_password")
+
     def api_secret_key(self) -> str:
         """The configured secret key, or the one generated into the data dir on first use."""
         if self.secret_key is not None:
@@ -510,6 +537,7 @@ SECRET_FIELDS = frozenset(
         "llm_api_key",
         "embeddings_api_key",
         "database_url",
+        "database_app_url",
         "smtp_password",
         "github_client_secret",
         "google_client_secret",
@@ -565,6 +593,12 @@ def to_sqlalchemy_url(url: str) -> str:
         f"DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/db), "
         f"got one starting with {url.split(':', 1)[0]!r}."
     )
+
+
+def with_role(sqlalchemy_url: str, role: str, password: str | None) -> str:
+    """The same server and database, as another role."""
+    url = make_url(sqlalchemy_url).set(username=role, password=password)
+    return url.render_as_string(hide_password=False)
 
 
 @lru_cache

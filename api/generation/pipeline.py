@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from api.core.db import Database
+from api.core.tenancy import PLATFORM, Scope
 from api.generation import eventlog
 from api.generation.agents import Agent, StepContext, StepOutcome, default_agents
 from api.generation.agents.base import OFFLINE_ENGINE, ProjectInfo
@@ -57,6 +58,8 @@ async def run_project(
 ) -> str:
     """Run (or resume) the pipeline; returns the project's final status."""
     agents = list(agents) if agents is not None else default_agents()
+    # Every step reads and writes as the project's owner, in their organisation.
+    database = database.in_scope(await job_scope(database, project_id))
     async with database.sessionmaker() as session:
         project = await eventlog.lock_project(session, project_id)
         if project.status in FINAL:
@@ -164,6 +167,17 @@ async def _run_watched(
             step.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await step
+
+
+async def job_scope(database: Database, project_id: uuid.UUID) -> Scope:
+    """Whose job this is: the one platform-wide read a worker makes before it runs it."""
+    async with database.scoped(PLATFORM) as session:
+        row = (
+            await session.execute(
+                select(Project.owner, Project.tenant_id).where(Project.id == project_id)
+            )
+        ).first()
+    return Scope(user=row.owner, tenant_id=row.tenant_id) if row else Scope()
 
 
 async def _is_cancelled(database: Database, project_id: uuid.UUID) -> bool:

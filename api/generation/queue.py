@@ -28,7 +28,7 @@ TASK = "generate_project"
 
 
 def conninfo(settings: Settings) -> str:
-    return settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return settings.app_sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def queue_app(settings: Settings) -> procrastinate.App:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,15 +75,6 @@ async def describe(
             )
         )
     }
-    downloads = dict(
-        (
-            await session.execute(
-                select(BundleInstall.bundle_id, func.count())
-                .where(BundleInstall.bundle_id.in_(ids))
-                .group_by(BundleInstall.bundle_id)
-            )
-        ).all()
-    )
     mine = dict(
         (
             await session.execute(
@@ -131,7 +122,7 @@ async def describe(
                     "featured": bundle.featured,
                     "rating_average": round(average, 2) if average is not None else None,
                     "rating_count": count,
-                    "downloads": int(downloads.get(bundle.id, 0)),
+                    "downloads": bundle.downloads,
                     "my_rating": mine.get(bundle.id),
                     "installed": bundle.id in installed,
                     "patterns": included[bundle.id],
@@ -191,12 +182,18 @@ async def install(session: AsyncSession, viewer: Viewer, bundle_id: uuid.UUID) -
     bundle = await get_bundle(session, viewer, bundle_id)
     if bundle.price_cents > 0:
         raise PaymentRequired(f"'{bundle.title}' costs {price_label(bundle)}. {PURCHASE_NOTE}")
-    await session.execute(
+    added = await session.scalar(
         insert(BundleInstall)
         .values(bundle_id=bundle_id, user_name=viewer.name, tenant_id=viewer.tenant_id)
         .on_conflict_do_nothing(index_elements=[BundleInstall.bundle_id, BundleInstall.user_name])
+        .returning(BundleInstall.bundle_id)
     )
+    if added is not None:
+        await session.execute(
+            update(Bundle).where(Bundle.id == bundle_id).values(downloads=Bundle.downloads + 1)
+        )
     await session.commit()
+    await session.refresh(bundle, ["downloads"])
     return bundle
 
 

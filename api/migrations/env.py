@@ -1,7 +1,7 @@
 """Alembic environment: runs migrations with a synchronous psycopg 3 connection."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from api.models import Base
 
@@ -14,6 +14,10 @@ def run_migrations_online() -> None:
         raise RuntimeError("alembic needs sqlalchemy.url; run migrations through api.core.migrate")
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        # Migrations change every organisation's rows: a non-superuser owner is bound by
+        # the forced policies too, so the migration's session is platform-wide.
+        connection.execute(text("SELECT set_config('datazentr.platform', 'on', false)"))
+        connection.commit()
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()

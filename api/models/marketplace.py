@@ -52,6 +52,9 @@ class Bundle(Timestamped, Base):
     currency: Mapped[str] = mapped_column(String(3), server_default="USD")
     featured: Mapped[bool] = mapped_column(Boolean, server_default="false")
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id"))
+    # Counted as installs happen: each install row is its installer's organisation's, so
+    # no one scope can count them all.
+    downloads: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class BundlePattern(Base):

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.db import Database
+from api.core.tenancy import Scope
 from api.errors import ApiError, InvalidInput, PayloadTooLarge
 from api.models import Pattern
 from api.models.pattern import EMBEDDING_DIMENSION
@@ -224,18 +225,20 @@ def export_lines(
 ) -> AsyncIterator[bytes]:
     """The visible patterns as JSON Lines; bad arguments fail here, before streaming."""
     conditions = filter_conditions(viewer, kinds=None, languages=None, tags=None, scope=scope)
-    return _stream(database, conditions, include_embeddings=include_embeddings, batch=batch)
+    reader = Scope(user=viewer.name, tenant_id=viewer.tenant_id)
+    return _stream(database, reader, conditions, include_embeddings=include_embeddings, batch=batch)
 
 
 async def _stream(
     database: Database,
+    reader: Scope,
     conditions: list[ColumnElement[bool]],
     *,
     include_embeddings: bool,
     batch: int,
 ) -> AsyncIterator[bytes]:
     # A session of its own: the response outlives the request's dependencies.
-    async with database.sessionmaker() as session:
+    async with database.scoped(reader) as session:
         result = await session.stream_scalars(
             select(Pattern)
             .where(*conditions)

@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import HubIdentity, HubUser
 from api.core.db import Database
+from api.core.tenancy import Scope, scope_of
 from api.deps import CurrentUser, DatabaseDep, SessionDep
 from api.errors import ApiError
 from api.generation import eventlog, notify, service
@@ -39,12 +40,13 @@ def event_json(event: ProjectEvent) -> dict[str, Any]:
 
 
 async def follow(
-    database: Database, project_id: uuid.UUID, after: int, *, until_final: bool
+    database: Database, scope: Scope, project_id: uuid.UUID, after: int, *, until_final: bool
 ) -> AsyncIterator[dict[str, Any]]:
-    """Events after ``after`` as they are appended; ends after a final event if asked."""
+    """Events after ``after`` as they are appended, read in the follower's ``scope``;
+    ends after a final event if asked."""
     async with notify.listening(database, project_id) as wait:
         while True:
-            async with database.sessionmaker() as session:
+            async with database.scoped(scope) as session:
                 events = await eventlog.events_after(session, project_id, after)
             for event in events:
                 after = event.seq
@@ -52,13 +54,13 @@ async def follow(
                 if until_final and event.type in FINAL_TYPES:
                     return
             if not events:
-                if until_final and await _is_final(database, project_id):
+                if until_final and await _is_final(database, scope, project_id):
                     return
                 await wait(FALLBACK_POLL_SECONDS)
 
 
-async def _is_final(database: Database, project_id: uuid.UUID) -> bool:
-    async with database.sessionmaker() as session:
+async def _is_final(database: Database, scope: Scope, project_id: uuid.UUID) -> bool:
+    async with database.scoped(scope) as session:
         project = await session.get(Project, project_id)
     return project is None or project.status in ("succeeded", "failed", "cancelled")
 
@@ -75,12 +77,15 @@ async def stream_sse(
 ) -> StreamingResponse:
     """Server-Sent Events; ``Last-Event-ID`` (set by browsers on reconnect) wins over ``after``."""
     await service.owned_project(session, user, project_id)
+    scope = scope_of(session) or Scope()
     last = request.headers.get("last-event-id")
     if last is not None and last.isdigit():
         after = int(last)
 
     async def body() -> AsyncIterator[str]:
-        async for event in follow(database, project_id, after, until_final=follow_until_done):
+        async for event in follow(
+            database, scope, project_id, after, until_final=follow_until_done
+        ):
             yield f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
 
     return StreamingResponse(body(), media_type="text/event-stream")
@@ -95,15 +100,16 @@ async def stream_websocket(
     database: Database = app_state.database
     try:
         user: HubUser = await identity.user_for_request(cast(Request, websocket))
-        async with database.sessionmaker() as session:
+        async with database.for_person(user.name) as session:
             await service.owned_project(session, user, project_id)
+            scope = scope_of(session) or Scope()
     except ApiError as exc:
         # 4000 + HTTP status: the client sees why (4401 not signed in, 4404 not yours).
         await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
         return
     await websocket.accept()
     try:
-        async for event in follow(database, project_id, after, until_final=False):
+        async for event in follow(database, scope, project_id, after, until_final=False):
             await websocket.send_json(event)
     except WebSocketDisconnect:
         return

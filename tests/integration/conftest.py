@@ -11,6 +11,7 @@ from api.core import migrate
 from api.core.config import Settings
 from api.core.db import Database
 from api.core.postgres import EmbeddedPostgres
+from api.core.tenancy import PLATFORM
 from api.patterns.embedder import Embedder, get_embedder
 from tests.support.database import create_database, drop_database
 from tests.support.filesystem import reachable_by_other_users
@@ -50,6 +51,7 @@ def scratch_database_url(pg_settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 async def database(migrated: Settings) -> AsyncIterator[Database]:
-    db = Database(migrated.sqlalchemy_url)
-    yield db
+    db = Database(migrated.app_sqlalchemy_url)
+    # The tests' own reads and writes are the platform's; the api scopes its own sessions.
+    yield db.in_scope(PLATFORM)
     await db.dispose()

@@ -47,7 +47,7 @@ async def dash(dash_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             headers=as_user("alice"),
         )
         assert project.status_code == 202, project.text
-        database = Database(dash_settings.sqlalchemy_url)
+        database = Database(dash_settings.app_sqlalchemy_url)
         try:
             worker = build_worker_app(dash_settings, database)
             async with worker.open_async():

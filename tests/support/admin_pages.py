@@ -14,6 +14,7 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.models.account import Account
 from tests.support.accounts import PAGES, PASSWORD, create_account, csrf_token, sign_in, submit
+from tests.support.database import app_url
 
 ADMIN = f"{PAGES}/admin"
 IMPORT = f"{ADMIN}/import"
@@ -78,4 +79,6 @@ def on_own_database(settings: Settings, database_url: str) -> tuple[Settings, Da
     """``settings`` on a migrated database of their own (say, a test's scratch database),
     where no other test's admins count. The caller disposes of the ``Database``."""
     migrate.upgrade(database_url)
-    return settings.model_copy(update={"database_url": database_url}), Database(database_url)
+    return settings.model_copy(update={"database_url": database_url}), Database(
+        app_url(database_url)
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import psycopg
 
 from api.core import migrate
-from api.core.config import Settings
+from api.core.config import Settings, with_role
+from api.core.migrate import DEFAULT_APP_ROLE
 from api.patterns.embedder import Embedder
 from api.patterns.seed import load_seed_library
 
@@ -23,6 +24,11 @@ def _admin_connection(pg_settings: Settings) -> psycopg.Connection[tuple[object,
 
 def database_url(pg_settings: Settings, name: str) -> str:
     return f"postgresql+psycopg://postgres@/{name}?host={pg_settings.postgres_socket_dir}"
+
+
+def app_url(owner_url: str) -> str:
+    """The same database as the role the api connects as (row-level security applies)."""
+    return with_role(owner_url, DEFAULT_APP_ROLE, None)
 
 
 def create_database(pg_settings: Settings, name: str) -> str:

@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # test, so a new setting cannot be forgotten on the way into child processes.
 NON_DEFAULT_VALUES: dict[str, Any] = {
     "database_url": "postgresql://app:s3cret@db.internal:5432/platform",
+    "database_app_url": "postgresql://app_rls:s3cret@db.internal:5432/platform",
+    "database_app_role": "platform_api",
     "hub_ip": "0.0.0.0",
     "hub_port": 8100,
     "hub_api_port": 8181,

@@ -63,7 +63,7 @@ async def hub(
 async def db(migrated: Settings) -> AsyncIterator[Database]:
     """The database on the module's event loop; per test, so it is closed before the hub
     stops."""
-    database = Database(migrated.sqlalchemy_url)
+    database = Database(migrated.app_sqlalchemy_url)
     yield database
     await database.dispose()
 

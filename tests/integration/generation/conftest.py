@@ -13,11 +13,12 @@ import pytest
 
 from api.core.config import Settings
 from api.core.db import Database
+from api.core.tenancy import PLATFORM
 from api.generation.queue import QUEUE
 from api.patterns.embedder import Embedder
 from api.worker import build_worker_app
 from tests.support.api import in_process_api
-from tests.support.database import seeded_database
+from tests.support.database import app_url, seeded_database
 from tests.support.generation import Drain
 from tests.support.identity import as_user
 
@@ -35,8 +36,9 @@ def gen_settings(pg_settings: Settings, gen_url: str) -> Settings:
 
 @pytest.fixture
 async def gen_db(gen_url: str) -> AsyncIterator[Database]:
-    db = Database(gen_url)
-    yield db
+    db = Database(app_url(gen_url))
+    # The tests' own reads and writes are the platform's; the api scopes its own sessions.
+    yield db.in_scope(PLATFORM)
     await db.dispose()
 
 

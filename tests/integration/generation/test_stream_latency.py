@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from api.core.db import Database
+from api.core.tenancy import PLATFORM
 from api.generation import eventlog
 from api.routes import project_stream
 from api.routes.project_stream import follow
@@ -45,7 +46,7 @@ async def test_an_appended_event_wakes_the_stream_through_its_notify(gen_db: Dat
     received: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
 
     async def read() -> None:
-        async for event in follow(gen_db, project_id, 1, until_final=False):
+        async for event in follow(gen_db, PLATFORM, project_id, 1, until_final=False):
             received.put_nowait((event["payload"]["n"], time.perf_counter()))
 
     reader = asyncio.create_task(read())
@@ -86,7 +87,7 @@ async def test_followers_share_one_listening_connection_that_survives_a_loss(
     seen: dict[int, list[tuple[uuid.UUID, int]]] = {n: [] for n in range(12)}
 
     async def read(number: int, project_id: uuid.UUID) -> None:
-        async for event in follow(gen_db, project_id, 1, until_final=False):
+        async for event in follow(gen_db, PLATFORM, project_id, 1, until_final=False):
             seen[number].append((project_id, event["payload"]["n"]))
 
     readers = [asyncio.create_task(read(n, projects[n % 2])) for n in seen]

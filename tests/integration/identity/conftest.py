@@ -38,6 +38,6 @@ async def broker(broker_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def broker_database(broker_settings: Settings) -> AsyncIterator[Database]:
-    db = Database(broker_settings.sqlalchemy_url)
+    db = Database(broker_settings.app_sqlalchemy_url)
     yield db
     await db.dispose()

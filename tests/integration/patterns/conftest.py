@@ -14,9 +14,10 @@ import pytest
 
 from api.core.config import Settings
 from api.core.db import Database
+from api.core.tenancy import PLATFORM
 from api.patterns.embedder import Embedder
 from tests.support.api import tenant_api
-from tests.support.database import seeded_database
+from tests.support.database import app_url, seeded_database
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +33,9 @@ def library_settings(pg_settings: Settings, library_url: str) -> Settings:
 
 @pytest.fixture
 async def library_db(library_url: str) -> AsyncIterator[Database]:
-    db = Database(library_url)
-    yield db
+    db = Database(app_url(library_url))
+    # The tests' own reads and writes are the platform's; the api scopes its own sessions.
+    yield db.in_scope(PLATFORM)
     await db.dispose()
 
 

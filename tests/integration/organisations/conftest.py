@@ -1,0 +1,39 @@
+"""Fixtures of the organisation tests: a real SMTP server, settings that use it, and
+browsers on the account pages (as many as a test has people)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+
+from api.core.config import Settings
+from tests.support.accounts import mail_settings
+from tests.support.organisations import organisation_browser
+from tests.support.smtp import SmtpServer, smtp_server
+
+OpenBrowser = Callable[[], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def org_settings(migrated: Settings, smtp: SmtpServer) -> Settings:
+    return mail_settings(migrated, smtp)
+
+
+@pytest.fixture
+async def open_browser(org_settings: Settings) -> AsyncIterator[OpenBrowser]:
+    """Opens another signed-out browser; all are closed after the test."""
+    async with AsyncExitStack() as stack:
+
+        async def open_one() -> httpx.AsyncClient:
+            return await stack.enter_async_context(organisation_browser(org_settings))
+
+        yield open_one

@@ -57,7 +57,14 @@ def _create_if_missing(conn: Connection, role: str, password: str | None) -> Non
             conn.execute(text(f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS"))
             log.info("created the api's database role %s", role)
         if password is not None:
-            conn.execute(text(f"ALTER ROLE {quoted} PASSWORD :p"), {"p": password})
+            # Utility statements take no parameters: the server quotes the literal.
+            statement = conn.scalar(
+                text(
+                    "SELECT format('ALTER ROLE %I PASSWORD %L', CAST(:r AS text), CAST(:p AS text))"
+                ),
+                {"r": role, "p": password},
+            )
+            conn.execute(text(str(statement)))
     except DBAPIError as error:
         raise ConfigError(
             f"The database role {role!r} the api connects as could not be created: "

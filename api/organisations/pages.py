@@ -287,6 +287,7 @@ async def invitation_page(request: Request, db: SessionDep, token: str) -> Respo
         tenant=found.tenant,
         current=current,
         here=HERE,
+        action=request.url.path,
     )
 
 

@@ -4,7 +4,7 @@ takes on them (create, invite, open the mailed link), plus reads of who belongs 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
@@ -20,11 +20,20 @@ from api.core.tenancy import PLATFORM, person_scope
 from api.main import create_app
 from api.models import Account, Tenant, UserProfile
 from api.organisations import pages as organisation_pages
-from tests.support.accounts import PAGES, PASSWORD, csrf_token, random_client_address, submit
+from tests.support.accounts import (
+    PAGES,
+    PASSWORD,
+    create_person,
+    csrf_token,
+    random_client_address,
+    submit,
+)
 from tests.support.identity import AnyUserIdentity
 from tests.support.smtp import SmtpServer
 
 ORGANISATION = f"{PAGES}/organisation"
+# Opens another signed-out browser (the organisation tests' fixture).
+OpenBrowser = Callable[[], Awaitable[httpx.AsyncClient]]
 
 
 def with_organisation_pages(app: FastAPI) -> None:
@@ -120,3 +129,20 @@ async def membership(database: Database, account: Account) -> tuple[str | None, 
             )
         ).first()
     return (row[0], row[1]) if row else (None, None)
+
+
+async def run_by(
+    client: httpx.AsyncClient, database: Database, **organisation: str
+) -> tuple[Account, str]:
+    """A new person signed in on ``client`` who creates an organisation; them and its slug."""
+    admin = await create_person(database, display_name="Grace Hopper")
+    await sign_in_to(client, admin, "/hub/")
+    answer, slug = await create_on_page(client, **organisation)
+    assert answer.status_code == 303, answer.text
+    return admin, slug
+
+
+async def invite_on_page(
+    client: httpx.AsyncClient, email: str, role: str = "member"
+) -> httpx.Response:
+    return await post_on_page(client, f"{ORGANISATION}/invitations", {"email": email, "role": role})

@@ -3,7 +3,7 @@ browsers on the account pages (as many as a test has people)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 
 import httpx
@@ -11,10 +11,8 @@ import pytest
 
 from api.core.config import Settings
 from tests.support.accounts import mail_settings
-from tests.support.organisations import organisation_browser
+from tests.support.organisations import OpenBrowser, organisation_browser
 from tests.support.smtp import SmtpServer, smtp_server
-
-OpenBrowser = Callable[[], Awaitable[httpx.AsyncClient]]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from api.core.db import Database
 from api.core.tenancy import PLATFORM
 from api.models import Account, Event
-from tests.integration.organisations.conftest import OpenBrowser
 from tests.support.accounts import (
     PAGES,
     PASSWORD,
@@ -23,6 +22,7 @@ from tests.support.accounts import (
 )
 from tests.support.organisations import (
     ORGANISATION,
+    OpenBrowser,
     create_on_page,
     join_on_link,
     mailed_invitation,

@@ -42,9 +42,10 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
 
 
 async def set_membership(
-    session: AsyncSession, user_name: str, slug: str | None, actor: str
+    session: AsyncSession, user_name: str, slug: str | None, actor: str, role: str = "member"
 ) -> UserProfile:
-    """Put a hub user in a tenant (or in none); the profile is created if it is new."""
+    """Put a hub user in a tenant (or in none) with ``role`` there; the profile is created
+    if it is new."""
     tenant = None
     if slug is not None:
         tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
@@ -53,12 +54,17 @@ async def set_membership(
     profile = await get_or_create_profile(session, HubUser(name=user_name, admin=False))
     previous = profile.tenant_id
     profile.tenant_id = tenant.id if tenant else None
+    profile.tenant_role = role if tenant else None
     append_event(
         session,
         stream=f"user:{user_name}",
         type="tenant.membership_changed",
         actor=actor,
-        payload={"tenant": slug, "previous_tenant_id": str(previous) if previous else None},
+        payload={
+            "tenant": slug,
+            "role": role if tenant else None,
+            "previous_tenant_id": str(previous) if previous else None,
+        },
         tenant_id=profile.tenant_id,
     )
     await session.commit()

@@ -393,7 +393,14 @@ async def _create(
 ) -> Account:
     account = await _new_account(db_session, row, withheld)
     keep_assigned_role(account)
-    values = {"plan_code": row.plan_code, "tenant_id": row.organisation_id}
+    values = {
+        "plan_code": row.plan_code,
+        "tenant_id": row.organisation_id,
+        # An organisation admin imported into an organisation runs it there too.
+        "tenant_role": None
+        if row.organisation_id is None
+        else ("admin" if row.role == "org_admin" else "member"),
+    }
     await db_session.execute(
         insert(UserProfile)
         .values(hub_name=account.username, display_name=row.name, email=row.email, **values)

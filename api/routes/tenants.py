@@ -37,5 +37,5 @@ async def get_tenants(admin: AdminUser, session: SessionDep) -> list[TenantOut]:
 async def put_user_tenant(
     name: str, body: TenantMembershipIn, admin: AdminUser, session: SessionDep
 ) -> TenantOut | None:
-    profile = await set_membership(session, name, body.tenant, actor=admin.name)
+    profile = await set_membership(session, name, body.tenant, actor=admin.name, role=body.role)
     return TenantOut.model_validate(profile.tenant) if profile.tenant else None

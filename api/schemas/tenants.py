@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -16,3 +18,8 @@ class TenantMembershipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tenant: str | None = Field(description="A tenant's slug, or null to leave every tenant.")
+    role: Literal["member", "admin"] = Field(
+        default="member",
+        description="Their role in it: admins run the organisation's page (members, "
+        "invitations, seats, settings).",
+    )

@@ -1,6 +1,6 @@
 """Plans: the limits (CPU, memory, daily minutes, idle timeout, servers, storage) and price."""
 
-from sqlalchemy import Integer, Numeric, String
+from sqlalchemy import CheckConstraint, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, Timestamped
@@ -13,6 +13,12 @@ class Plan(Timestamped, Base):
     """
 
     __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint(
+            "generation_concurrency IS NULL OR generation_concurrency > 0",
+            name="generation_concurrency",
+        ),
+    )
 
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -26,3 +32,5 @@ class Plan(Timestamped, Base):
     storage_gb: Mapped[int] = mapped_column(Integer)
     generations_per_day: Mapped[int | None] = mapped_column(Integer)
     assistant_requests_per_day: Mapped[int | None] = mapped_column(Integer)
+    # How many of one organisation's (or one person's) generation jobs run at once.
+    generation_concurrency: Mapped[int | None] = mapped_column(Integer)

@@ -2,7 +2,16 @@
 
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +31,11 @@ class Tenant(Timestamped, Base):
     __table_args__ = (
         CheckConstraint("kind IN ('company', 'university', 'class')", name="kind"),
         CheckConstraint("seats IS NULL OR seats >= 0", name="seats"),
+        CheckConstraint(
+            "(brand_primary IS NULL OR brand_primary ~ '^#[0-9a-f]{6}$') "
+            "AND (brand_accent IS NULL OR brand_accent ~ '^#[0-9a-f]{6}$')",
+            name="brand_colours",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(
@@ -33,3 +47,21 @@ class Tenant(Timestamped, Base):
     email_domains: Mapped[list[str]] = mapped_column(ARRAY(Text()), server_default="{}")
     auto_join: Mapped[bool] = mapped_column(Boolean, server_default="false")
     seats: Mapped[int | None] = mapped_column(Integer)
+
+    # Single sign-on through the organisation's OpenID Connect provider.
+    sso_issuer: Mapped[str | None] = mapped_column(String(500))
+    sso_client_id: Mapped[str | None] = mapped_column(String(255))
+    sso_client_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    sso_enabled: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+    # Branding (white-label) for its members and its sign-in page.
+    brand_name: Mapped[str | None] = mapped_column(String(200))
+    brand_logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    brand_logo_type: Mapped[str | None] = mapped_column(String(64))
+    brand_primary: Mapped[str | None] = mapped_column(String(7))
+    brand_accent: Mapped[str | None] = mapped_column(String(7))
+
+    # Its own plan (its generation pool's size), and what its members get.
+    plan_code: Mapped[str | None] = mapped_column(ForeignKey("plans.code"))
+    member_plan_code: Mapped[str | None] = mapped_column(ForeignKey("plans.code"))
+    images: Mapped[list[str]] = mapped_column(ARRAY(Text()), server_default="{}")

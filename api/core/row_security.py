@@ -30,6 +30,12 @@ CREATE OR REPLACE FUNCTION datazentr_user() RETURNS text
     AS $$ SELECT nullif(current_setting('datazentr.user', true), '') $$;
 """
 
+TENANT_ADMIN_FUNCTION = """
+CREATE OR REPLACE FUNCTION datazentr_tenant_admin() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(current_setting('datazentr.tenant_admin', true), '') = 'on' $$;
+"""
+
 DROP_SCOPE_FUNCTIONS = """
 DROP FUNCTION IF EXISTS datazentr_platform_scope();
 DROP FUNCTION IF EXISTS datazentr_tenant();
@@ -48,11 +54,25 @@ def own_rows(column: str) -> str:
     return f"datazentr_platform_scope() OR {column} = datazentr_user()"
 
 
+def own_or_members_rows(table: str, column: str) -> str:
+    """A person's own rows; and, for an organisation's admins, those of its members."""
+    member = f"member.hub_name = {table}.{column} AND member.tenant_id = datazentr_tenant()"
+    members = f"EXISTS (SELECT 1 FROM user_profiles AS member WHERE {member})"  # noqa: S608
+    return f"{own_rows(column)} OR (datazentr_tenant_admin() AND {members})"
+
+
 def rows_of_visible(parent: str, reference: str) -> str:
     """Rows whose parent row the transaction may see (the parent's policy decides);
     ``reference`` is the child's column, qualified by its table."""
     # Table and column names come from the migrations' own constants, never from input.
     return f"EXISTS (SELECT 1 FROM {parent} AS parent WHERE parent.id = {reference})"  # noqa: S608
+
+
+def replace_policy(table: str, condition: str) -> None:
+    op.execute(f"DROP POLICY {POLICY} ON {table}")
+    op.execute(
+        f"CREATE POLICY {POLICY} ON {table} FOR ALL USING ({condition}) WITH CHECK ({condition})"
+    )
 
 
 def protect(table: str, condition: str) -> None:

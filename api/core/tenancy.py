@@ -23,23 +23,27 @@ SCOPE_KEY = "datazentr.scope"
 _SET_SCOPE = text(
     "SELECT set_config('datazentr.user', :user, true), "
     "set_config('datazentr.tenant_id', :tenant, true), "
-    "set_config('datazentr.platform', :platform, true)"
+    "set_config('datazentr.platform', :platform, true), "
+    "set_config('datazentr.tenant_admin', :tenant_admin, true)"
 )
 
 
 @dataclass(frozen=True)
 class Scope:
-    """A person (and their organisation), or platform-wide work."""
+    """A person (and their organisation, which they may run), or platform-wide work."""
 
     user: str | None = None
     tenant_id: uuid.UUID | None = None
     platform: bool = False
+    # An organisation's admins read its members' ledgers (usage), never their chats.
+    tenant_admin: bool = False
 
     def parameters(self) -> dict[str, str]:
         return {
             "user": self.user or "",
             "tenant": str(self.tenant_id) if self.tenant_id else "",
             "platform": "on" if self.platform else "",
+            "tenant_admin": "on" if self.tenant_admin and self.tenant_id else "",
         }
 
 
@@ -71,11 +75,21 @@ def scope_of(session: AsyncSession) -> Scope | None:
 
 
 async def person_scope(session: AsyncSession, user_name: str) -> Scope:
-    """The scope of a person: their name, and the organisation their profile is in."""
+    """The scope of a person: their name, the organisation their profile is in and whether
+    they run it."""
     await set_scope(session, Scope(user=user_name))
-    tenant_id = await session.scalar(
-        select(UserProfile.tenant_id).where(UserProfile.hub_name == user_name)
+    row = (
+        await session.execute(
+            select(UserProfile.tenant_id, UserProfile.tenant_role).where(
+                UserProfile.hub_name == user_name
+            )
+        )
+    ).first()
+    tenant_id = row.tenant_id if row else None
+    scope = Scope(
+        user=user_name,
+        tenant_id=tenant_id,
+        tenant_admin=bool(row and tenant_id and row.tenant_role == "admin"),
     )
-    scope = Scope(user=user_name, tenant_id=tenant_id)
     await set_scope(session, scope)
     return scope

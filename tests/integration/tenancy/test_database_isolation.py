@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -17,7 +18,15 @@ from api.core.config import Settings, with_role
 from api.core.db import Database
 from api.core.row_security import UNPROTECTED_TABLES_SQL, unprotected
 from api.core.tenancy import PLATFORM, Scope
-from api.models import AssistantConversation, Pattern, Project, ProjectEvent, Tenant, UserProfile
+from api.models import (
+    AssistantConversation,
+    Pattern,
+    Project,
+    ProjectEvent,
+    ServerSession,
+    Tenant,
+    UserProfile,
+)
 from api.models.pattern import EMBEDDING_DIMENSION
 from tests.support.database import app_url
 
@@ -254,3 +263,29 @@ async def test_the_api_connects_as_its_role(api_database: Database) -> None:
 
 def test_test_helpers_use_the_api_role(migrated: Settings) -> None:
     assert app_url(migrated.sqlalchemy_url) == migrated.app_sqlalchemy_url
+
+
+async def test_an_organisations_admin_reads_its_members_ledgers_not_their_chats(
+    api_database: Database, organisations: TwoOrganisations
+) -> None:
+    orgs = organisations
+    colleague = f"amy-{uuid.uuid4().hex[:8]}"
+    started = datetime.now(UTC)
+    async with api_database.scoped(PLATFORM) as session:
+        session.add(UserProfile(hub_name=colleague, tenant_id=orgs.acme))
+        session.add(AssistantConversation(owner=colleague, title="amy's chat"))
+        for name in (orgs.ada, orgs.gus, colleague):
+            session.add(
+                ServerSession(
+                    hub_name=name, started_at=started, last_seen_at=started, plan_code="free"
+                )
+            )
+        await session.commit()
+    admin = Scope(user=orgs.ada, tenant_id=orgs.acme, tenant_admin=True)
+    assert await _ids(api_database, admin, ServerSession, "hub_name") == {orgs.ada, colleague}
+    assert await _ids(api_database, admin, AssistantConversation, "owner") == {orgs.ada}
+    member = Scope(user=colleague, tenant_id=orgs.acme)
+    assert await _ids(api_database, member, ServerSession, "hub_name") == {colleague}
+    # Saying "admin" without an organisation grants nothing.
+    nowhere = Scope(user=orgs.gus, tenant_admin=True)
+    assert await _ids(api_database, nowhere, ServerSession, "hub_name") == {orgs.gus}

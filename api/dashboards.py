@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import HubUser
 from api.core.config import Settings
-from api.generation import eventlog, service
+from api.core.tenancy import Scope, scope_of
+from api.generation import eventlog, pools, service
 from api.generation.agents import PHASES, Agent, default_agents
 from api.generation.pipeline import current_attempt
 from api.models import Pattern, PatternUse, Project, ProjectEvent
@@ -25,10 +26,12 @@ from api.patterns.access import visible_to
 from api.schemas.dashboards import (
     AgentTask,
     GateOut,
+    GenerationQueue,
     LearningCurve,
     LearningPoint,
     Metrics,
     Orchestration,
+    QueuedJob,
 )
 
 HOURS_PER_PROJECT = 6.0
@@ -216,4 +219,39 @@ async def orchestration(
         tasks=tasks,
         gates=gates,
         last_seq=events[-1].seq if events else 0,
+    )
+
+
+async def generation_queue(session: AsyncSession, user: HubUser) -> GenerationQueue:
+    """The asker's generation pool: what runs and waits in it (see api.generation.pools)."""
+    scope = scope_of(session) or Scope()
+    pool = await pools.pool_of(session, user.name, scope.tenant_id)
+    entries = await pools.queue_of(session, pool)
+    projects = {
+        project.job_id: project
+        for project in await session.scalars(
+            select(Project).where(Project.job_id.in_([job_id for _s, _l, job_id in entries]))
+        )
+    }
+    jobs = []
+    for status, lock, job_id in entries:
+        project = projects.get(job_id)
+        if project is None or not (scope.tenant_admin or project.owner == user.name):
+            continue
+        jobs.append(
+            QueuedJob(
+                project_id=project.id,
+                description=project.description,
+                owner=project.owner,
+                state="running" if status == "doing" else "waiting",
+                slot=int(lock.rsplit(":", 1)[1]),
+            )
+        )
+    running = sum(1 for status, _l, _j in entries if status == "doing")
+    return GenerationQueue(
+        pool="organisation" if scope.tenant_id else "personal",
+        size=pool.size,
+        running=running,
+        waiting=len(entries) - running,
+        jobs=jobs,
     )

@@ -86,6 +86,24 @@ def gates_html(gates: list[dict[str, Any]]) -> str:
     return f"<table class='dz-gates'>{head}{rows}</table>"
 
 
+def queue_html(queue: dict[str, Any]) -> str:
+    """The pool the visitor's jobs run in; an organisation's admins see all its jobs."""
+    whose = "Your organisation's" if queue["pool"] == "organisation" else "Your"
+    head = (
+        f"<p>{whose} generation pool runs {queue['size']} job(s) at once: "
+        f"{queue['running']} running, {queue['waiting']} waiting.</p>"
+    )
+    if not queue["jobs"]:
+        return head
+    rows = "".join(
+        f"<tr><td>{escape(job['description'][:80])}</td><td>{escape(job['owner'])}</td>"
+        f"<td>{job['state']}</td><td>{job['slot'] + 1}</td></tr>"
+        for job in queue["jobs"]
+    )
+    columns = "<tr><th>job</th><th>owner</th><th>state</th><th>slot</th></tr>"
+    return f"{head}<table class='dz-queue'>{columns}{rows}</table>"
+
+
 class OrchestrationView:
     def __init__(self) -> None:
         self.api: ApiClient | None = None
@@ -100,6 +118,7 @@ class OrchestrationView:
         self.graph = w.HTML()
         self.tasks = w.HTML()
         self.gates = w.HTML()
+        self.queue = w.HTML()
         self.log = w.HTML()
         self.log.add_class("dz-log")
         self.projects.observe(self._picked, names="value")
@@ -118,6 +137,8 @@ class OrchestrationView:
                 self.gates,
                 w.HTML("<h3>Live log</h3>"),
                 self.log,
+                w.HTML("<h3>Generation pool</h3>"),
+                self.queue,
             ]
         )
         self.widget.add_class("dz-orchestration")
@@ -131,6 +152,7 @@ class OrchestrationView:
         assert self.api is not None
         try:
             projects = self.api.get("projects")
+            self.queue.value = queue_html(self.api.get("dashboards/queue"))
         except DashboardError as exc:
             self.status.value = widgets.message(str(exc), "error")
             return

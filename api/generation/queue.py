@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.config import Settings
+from api.generation import pools
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,22 @@ def queue_app(settings: Settings) -> procrastinate.App:
 # procrastinate's ``defer_jobs`` query (procrastinate/sql/queries.sql), with the default
 # priority (0) and no lock, queueing lock or schedule: what ``defer_async`` would send.
 DEFER_SQL = text(
-    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, "
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
     "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))"
 )
 
 
-async def defer_in_session(session: AsyncSession, project_id: uuid.UUID) -> int:
-    """Enqueue the project's generation job in the session's transaction; the job exists
-    (and workers are woken) only when that transaction commits."""
+async def defer_in_session(
+    session: AsyncSession, project_id: uuid.UUID, owner: str, tenant_id: uuid.UUID | None
+) -> int:
+    """Enqueue the project's generation job in the session's transaction, in a slot of its
+    organisation's (or owner's) pool; the job exists (and workers are woken) only when that
+    transaction commits."""
+    lock = await pools.next_lock(session, await pools.pool_of(session, owner, tenant_id))
     args = json.dumps({"project_id": str(project_id)})
-    job_id = await session.scalar(DEFER_SQL, {"queue": QUEUE, "task": TASK, "args": args})
+    job_id = await session.scalar(
+        DEFER_SQL, {"queue": QUEUE, "task": TASK, "args": args, "lock": lock}
+    )
     if job_id is None:
         raise RuntimeError("procrastinate_defer_jobs_v1 returned no job id")
     return int(job_id)

@@ -79,7 +79,9 @@ async def create_project(
         tenant_id=viewer.tenant_id,
     )
     # The job is created in the same transaction: no project without a job, nor the reverse.
-    project.job_id = await queue.defer_in_session(session, project.id)
+    project.job_id = await queue.defer_in_session(
+        session, project.id, project.owner, project.tenant_id
+    )
     await session.commit()
     await session.refresh(project)
     return project
@@ -133,7 +135,9 @@ async def retry_project(
         )
     project.status = "queued"
     await eventlog.append(session, project_id, "project.retried", {"by": user.name})
-    project.job_id = await queue.defer_in_session(session, project_id)
+    project.job_id = await queue.defer_in_session(
+        session, project_id, project.owner, project.tenant_id
+    )
     await session.commit()
     await session.refresh(project)
     return project

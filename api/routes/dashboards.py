@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api import dashboards
 from api.deps import CurrentUser, SessionDep, SettingsDep
-from api.schemas.dashboards import LearningCurve, Metrics, Orchestration
+from api.schemas.dashboards import GenerationQueue, LearningCurve, Metrics, Orchestration
 
 router = APIRouter(prefix="/dashboards", tags=["dashboards"])
 
@@ -33,3 +33,8 @@ async def orchestration(
     project_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> Orchestration:
     return await dashboards.orchestration(session, user, project_id)
+
+
+@router.get("/queue", summary="The generation pool your jobs run in: what runs and waits")
+async def generation_queue(user: CurrentUser, session: SessionDep) -> GenerationQueue:
+    return await dashboards.generation_queue(session, user)

@@ -62,3 +62,24 @@ class Orchestration(BaseModel):
     tasks: list[AgentTask]
     gates: list[GateOut]
     last_seq: int
+
+
+class QueuedJob(BaseModel):
+    project_id: uuid.UUID
+    description: str
+    owner: str
+    state: Literal["running", "waiting"]
+    slot: int = Field(description="Which of the pool's slots the job runs in (from 0).")
+
+
+class GenerationQueue(BaseModel):
+    """The generation pool the asker's jobs run in: their organisation's, or their own."""
+
+    pool: Literal["organisation", "personal"]
+    size: int = Field(description="How many of the pool's jobs run at once (the plan's).")
+    running: int
+    waiting: int
+    jobs: list[QueuedJob] = Field(
+        description="The pool's jobs, oldest first: all of them for an organisation's "
+        "admins, one's own for everyone else (the counts include everyone's)."
+    )

@@ -44,6 +44,7 @@ from api.core.config import Settings
 from api.core.tenancy import person_scope
 from api.deps import SessionDep
 from api.models.account import Account
+from api.organisations.branding import Brand, brand_by_slug, brand_of_person
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,12 @@ def page(
 ) -> HTMLResponse:
     settings = _settings(request)
     token = FormToken(request, settings)
+    # A member of an organisation with branding sees its name, logo and colours.
+    brand: Brand | None = getattr(request.state, "brand", None)
     html = render_template(
         f"pages/{template}.html",
-        product_name=settings.product_name,
+        product_name=brand.name if brand else settings.product_name,
+        brand=brand,
         prefix=ACCOUNTS_PREFIX,
         csrf_field=CSRF_FIELD,
         csrf_token=token.value,
@@ -220,6 +224,7 @@ async def account_or_sign_in(request: Request, db: AsyncSession, here: str) -> A
     if account is None:
         return redirect(login_url(here))
     await person_scope(db, account.username)
+    request.state.brand = await brand_of_person(db, account.username)
     return account
 
 
@@ -422,18 +427,28 @@ async def resend(request: Request, db: SessionDep) -> Response:
 # Sign in and out ---------------------------------------------------------------------------
 
 
+async def organisation_sign_in(request: Request, db: AsyncSession, slug: str) -> None:
+    """An organisation's own sign-in page (``?organisation=<slug>``) shows its branding."""
+    if slug:
+        request.state.brand = await brand_by_slug(db, slug)
+
+
 @router.get("/sign-in")
-async def sign_in_page(request: Request, db: SessionDep, next: str = "") -> Response:
+async def sign_in_page(
+    request: Request, db: SessionDep, next: str = "", organisation: str = ""
+) -> Response:
     account = await current_account(request, db)
     if account is not None:
         return redirect(after_sign_in(account, next))
-    return page(request, "sign_in", values={"next": safe_next(next)})
+    await organisation_sign_in(request, db, organisation)
+    return page(request, "sign_in", values={"next": safe_next(next), "organisation": organisation})
 
 
 @router.post("/sign-in")
 async def sign_in(request: Request, db: SessionDep) -> Response:
     async def run(fields: dict[str, str]) -> Response:
         next_url = safe_next(fields.get("next"))
+        await organisation_sign_in(request, db, fields.get("organisation", "")[:63])
         if fields.get("action") == "magic_link":
             email = fields.get("email", "")
             await count_mail_request(request, db)
@@ -451,7 +466,7 @@ async def sign_in(request: Request, db: SessionDep) -> Response:
         await start_session(request, response, db, account, "password")
         return response
 
-    return await handle_form(request, "sign_in", run, keep=("email", "next"))
+    return await handle_form(request, "sign_in", run, keep=("email", "next", "organisation"))
 
 
 @router.get("/magic")

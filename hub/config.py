@@ -22,6 +22,7 @@ from api.core.names import (
     QUOTA_SERVICE,
 )
 from hub.authenticators import apply_auth
+from hub.branding import MemberBrands
 from hub.spawners import apply_spawner
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -199,6 +200,8 @@ def apply_pages(settings: Settings, c: Any) -> None:
     c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
     c.JupyterHub.template_vars = {
         "product_name": settings.product_name,
+        # A member's pages in their organisation's branding (fetched without blocking).
+        "member_brand": MemberBrands.from_settings(settings),
         # The platform's account pages, where people manage what the hub signs them in with.
         "account_url": f"{API_PREFIX}accounts/settings"
         if settings.authenticator == "platform"

@@ -44,6 +44,7 @@ from api.core.config import Settings
 from api.core.tenancy import person_scope
 from api.deps import SessionDep
 from api.models.account import Account
+from api.organisations import sso
 from api.organisations.branding import Brand, brand_by_slug, brand_of_person
 
 log = logging.getLogger(__name__)
@@ -456,6 +457,12 @@ async def sign_in(request: Request, db: SessionDep) -> Response:
                 db, _settings(request), mailer_for(request), email=email, next_url=next_url
             )
             return check_mail_page(request, "magic_link", service.normal_email(email))
+        # An address at a domain with single sign-on goes to its organisation's provider.
+        sso_url = await sso.sign_in_start_url(
+            db, _settings(request), fields.get("email", ""), next_url
+        )
+        if sso_url is not None:
+            return redirect(sso_url)
         account = await service.sign_in_with_password(
             db,
             email=fields.get("email", ""),

@@ -37,9 +37,15 @@ class SigningKeys:
         return dict(KeySet(list(self.published)).as_dict(private=False))
 
 
-def _fernet(secret_key: str) -> Fernet:
-    digest = hashlib.sha256(b"datazentr-oidc-signing-key:" + secret_key.encode()).digest()
+def fernet_for(secret_key: str, purpose: str) -> Fernet:
+    """A Fernet key derived from the platform's secret key for one ``purpose``: secrets kept
+    for one purpose cannot be read with another's key."""
+    digest = hashlib.sha256(f"{purpose}:".encode() + secret_key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _fernet(secret_key: str) -> Fernet:
+    return fernet_for(secret_key, "datazentr-oidc-signing-key")
 
 
 def _new_key() -> RSAKey:

@@ -37,6 +37,8 @@ def http_client() -> httpx.AsyncClient:
 
 
 def unavailable(provider: OutsideProvider) -> OutsideSignInFailed:
+    if provider.unavailable_message:
+        return OutsideSignInFailed("unavailable", provider.unavailable_message)
     return OutsideSignInFailed(
         "unavailable",
         f"{provider.display_name} could not be reached or gave an answer we could not use. "

@@ -31,6 +31,10 @@ class OutsideProvider:
     # github: the web address (authorize, token) and the REST API's.
     web_url: str = ""
     api_url: str = ""
+    # An organisation's own provider (single sign-on): the organisation's short name, and
+    # what a person is told when it does not answer (whom to ask).
+    organisation: str = ""
+    unavailable_message: str = ""
 
     @property
     def discovery_url(self) -> str:

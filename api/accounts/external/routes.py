@@ -39,6 +39,7 @@ from api.accounts.sessions import ACCOUNTS_PREFIX, current_account, safe_next, s
 from api.core.config import Settings
 from api.deps import SessionDep
 from api.models.account import Account
+from api.organisations import sso
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ PROBLEM_TITLES = {
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def _provider(db: AsyncSession, settings: Settings, name: str) -> OutsideProvider | None:
+    """The configured provider ``name``, else the organisation's own (``org-<slug>``)."""
+    return configured_providers(settings).get(name) or await sso.provider_named(db, settings, name)
 
 
 def _start_url(provider: str, next_url: str) -> str:
@@ -108,7 +114,7 @@ async def start(
 ) -> Response:
     settings = _settings(request)
     next_url = safe_next(next)
-    provider = configured_providers(settings).get(name)
+    provider = await _provider(db, settings, name)
     if provider is None:
         return _unknown_provider(request, next_url)
     link_account = ""
@@ -149,7 +155,7 @@ def _unknown_provider(request: Request, next_url: str) -> Response:
 @router.get("/external/{name}/callback")
 async def callback(request: Request, db: SessionDep, name: str) -> Response:
     settings = _settings(request)
-    provider = configured_providers(settings).get(name)
+    provider = await _provider(db, settings, name)
     if provider is None:
         return _unknown_provider(request, safe_next(None))
     query = request.query_params
@@ -216,14 +222,19 @@ async def _sign_in(
     identity: OutsideIdentity,
     flow: FlowState,
 ) -> Response:
-    outcome = await linking.sign_in_with(
-        db,
-        _settings(request),
-        mailer_for(request),
-        identity,
-        display_name=provider.display_name,
-        next_url=flow.next_url,
-    )
+    if provider.organisation:
+        outcome = await sso.sign_in(
+            db, _settings(request), mailer_for(request), provider, identity, next_url=flow.next_url
+        )
+    else:
+        outcome = await linking.sign_in_with(
+            db,
+            _settings(request),
+            mailer_for(request),
+            identity,
+            display_name=provider.display_name,
+            next_url=flow.next_url,
+        )
     if outcome.kind == "signed_in":
         assert outcome.account is not None
         response: Response = redirect(after_sign_in(outcome.account, flow.next_url))
@@ -262,9 +273,9 @@ async def link_page(request: Request, db: SessionDep, token: str = "") -> Respon
         row = await links.check_link(db, linking.LINK_PURPOSE, token)
     except LinkProblem as exc:
         return problem_page(request, exc)
-    providers = configured_providers(_settings(request))
     name = str(row.payload.get("provider", ""))
-    shown = providers[name].display_name if name in providers else name
+    provider = await _provider(db, _settings(request), name)
+    shown = provider.display_name if provider else name
     label = str(row.payload.get("label") or "")
     lead = (
         f"Link {_literal(shown)} ({_literal(label)}) to your account {{email}}, and sign in "

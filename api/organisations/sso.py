@@ -1,0 +1,483 @@
+"""Single sign-on for an organisation: its own OpenID Connect provider (issuer, client id
+and secret), which people at its e-mail domains are sent to from the sign-in page.
+
+The provider is an ``OutsideProvider`` named ``org-<slug>``, built from the organisation's
+row, so the outside sign-in pages (``api.accounts.external``) start and finish the sign-in
+with it as with any other: discovery, code and PKCE, the ID token verified. What differs
+is what its answer does (``sign_in``):
+
+1. The address it gives must be at one of the organisation's domains; for those the
+   organisation's provider vouches, whatever its ``email_verified`` says.
+2. An identity already linked signs its account in.
+3. A confirmed account with the address that is a member of the organisation is signed
+   in and the identity linked. Any other account with the address is asked by mail to
+   confirm the link first (the organisation's admins choose its domains and its provider;
+   they do not get to sign in to accounts that are not in their organisation).
+4. No account has the address: one is made just in time, its address confirmed.
+
+A person in no organisation who signs in this way becomes a member (role member) if a seat
+is free; a full organisation refuses, naming its admins. The client secret is kept
+encrypted with a key derived from the platform's secret key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from authlib.common.security import is_secure_transport
+from cryptography.fernet import InvalidToken
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.accounts import service
+from api.accounts.errors import SignInFailed
+from api.accounts.external import linking
+from api.accounts.external.identity import OutsideIdentity, OutsideSignInFailed
+from api.accounts.external.providers import OutsideProvider
+from api.accounts.mail import Mailer
+from api.accounts.roles import listed_usernames
+from api.accounts.sessions import ACCOUNTS_PREFIX
+from api.core.config import Settings
+from api.core.tenancy import Scope, set_scope
+from api.errors import ApiError, InvalidInput
+from api.events import append_event
+from api.identity.keys import fernet_for
+from api.models import Account, Tenant
+from api.organisations import membership
+
+log = logging.getLogger(__name__)
+
+PROVIDER_PREFIX = "org-"
+# account_identities.provider holds the provider's name.
+MAX_PROVIDER_NAME = 64
+SCOPES = ("openid", "email", "profile")
+MAX_ISSUER_LENGTH = 500
+MAX_CLIENT_ID_LENGTH = 255
+# "Test connection" waits this long for each answer.
+TEST_TIMEOUT = httpx.Timeout(5.0)
+_PURPOSE = "datazentr-organisation-sso-secret"
+_ENDPOINTS = {
+    "authorization_endpoint": "sign-in (authorization_endpoint)",
+    "token_endpoint": "token (token_endpoint)",
+    "jwks_uri": "signing keys (jwks_uri)",
+}
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, fields=[{"field": field, "message": message}])
+
+
+# The provider ---------------------------------------------------------------------------------
+
+
+def provider_name(tenant: Tenant) -> str:
+    return f"{PROVIDER_PREFIX}{tenant.slug}"
+
+
+def service_name(tenant: Tenant) -> str:
+    """How pages name the organisation's provider."""
+    return f"{tenant.name}'s sign-in service"
+
+
+def encrypt_secret(settings: Settings, secret: str) -> str:
+    fernet = fernet_for(settings.api_secret_key(), _PURPOSE)
+    return fernet.encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(settings: Settings, encrypted: str | None) -> str | None:
+    """The client secret, or None if there is none or it was kept under another secret key
+    (the platform's secret key changed: the admins enter the secret again)."""
+    if not encrypted:
+        return None
+    try:
+        return fernet_for(settings.api_secret_key(), _PURPOSE).decrypt(encrypted.encode()).decode()
+    except InvalidToken:
+        return None
+
+
+def is_configured(settings: Settings, tenant: Tenant) -> bool:
+    return bool(
+        tenant.sso_issuer
+        and tenant.sso_client_id
+        and decrypt_secret(settings, tenant.sso_client_secret_encrypted)
+    )
+
+
+async def _admins(session: AsyncSession, tenant: Tenant) -> list[str]:
+    async with membership.across_organisations(session):
+        return await membership.admin_names(session, tenant)
+
+
+def _ask(admins: list[str]) -> str:
+    return f"its admins ({', '.join(admins)})" if admins else "the platform's operator"
+
+
+async def provider_of(
+    session: AsyncSession, settings: Settings, tenant: Tenant
+) -> OutsideProvider | None:
+    """The organisation's provider, if single sign-on is on and complete."""
+    secret = decrypt_secret(settings, tenant.sso_client_secret_encrypted)
+    if not (tenant.sso_enabled and tenant.sso_issuer and tenant.sso_client_id and secret):
+        return None
+    ask = _ask(await _admins(session, tenant))
+    return OutsideProvider(
+        name=provider_name(tenant),
+        display_name=service_name(tenant),
+        kind="oidc",
+        client_id=tenant.sso_client_id,
+        client_secret=secret,
+        scopes=SCOPES,
+        issuer=tenant.sso_issuer,
+        organisation=tenant.slug,
+        unavailable_message=(
+            f"{service_name(tenant)} does not answer, so you cannot sign in through it now. "
+            f"Try again later, or ask {ask}."
+        ),
+    )
+
+
+async def provider_named(
+    session: AsyncSession, settings: Settings, name: str
+) -> OutsideProvider | None:
+    """The provider called ``name`` (``org-<slug>``), if that organisation uses one."""
+    if not name.startswith(PROVIDER_PREFIX):
+        return None
+    tenant = await session.scalar(
+        select(Tenant).where(Tenant.slug == name.removeprefix(PROVIDER_PREFIX))
+    )
+    return await provider_of(session, settings, tenant) if tenant else None
+
+
+async def organisation_for_email(session: AsyncSession, email: str) -> Tenant | None:
+    """The organisation with single sign-on on whose domains include ``email``'s."""
+    domain = membership.email_domain(email.strip())
+    if "@" not in email or not domain:
+        return None
+    tenant: Tenant | None = await session.scalar(
+        select(Tenant)
+        .where(Tenant.sso_enabled, Tenant.email_domains.contains([domain]))
+        .order_by(Tenant.created_at)
+        .limit(1)
+    )
+    return tenant
+
+
+async def sign_in_start_url(
+    session: AsyncSession, settings: Settings, email: str, next_url: str
+) -> str | None:
+    """Where the sign-in page sends an address at a domain with single sign-on (the start
+    of the sign-in at that organisation's provider), or None."""
+    tenant = await organisation_for_email(session, email)
+    if tenant is None or not is_configured(settings, tenant):
+        return None
+    query = urlencode({"next": next_url})
+    return f"{ACCOUNTS_PREFIX}external/{provider_name(tenant)}/start?{query}"
+
+
+# Signing in -----------------------------------------------------------------------------------
+
+
+def _refused(reason: str, message: str) -> OutsideSignInFailed:
+    failure = OutsideSignInFailed(reason, message)
+    failure.status = 403
+    return failure
+
+
+async def sign_in(
+    session: AsyncSession,
+    settings: Settings,
+    mailer: Mailer,
+    provider: OutsideProvider,
+    identity: OutsideIdentity,
+    *,
+    next_url: str,
+) -> linking.Outcome:
+    """What the organisation's provider's answer does (the rules above). A ``signed_in``
+    outcome is not committed: the caller starts the session, which commits."""
+    tenant = await session.scalar(select(Tenant).where(Tenant.slug == provider.organisation))
+    if tenant is None or not tenant.sso_enabled:
+        raise _refused("unknown_provider", "This organisation no longer uses single sign-on.")
+    email = service.normal_email(identity.email) if identity.email else ""
+    if not email or membership.email_domain(email) not in tenant.email_domains:
+        domains = ", ".join(tenant.email_domains)
+        given = f"the address {email}" if email else "no e-mail address"
+        raise _refused(
+            "domain",
+            f"{service_name(tenant)} gave us {given}. Only addresses at {domains} sign in "
+            f"through it, so you are not signed in. Sign in another way, or ask "
+            f"{_ask(await _admins(session, tenant))}.",
+        )
+    # The organisation vouches for addresses at its own domains.
+    vouched = replace(identity, email=email, email_verified=True)
+    row = await linking.linked_identity(session, vouched)
+    if row is not None:
+        account = await session.get(Account, row.account_id)
+        assert account is not None  # the row's foreign key cascades
+        if account.disabled_at is not None:
+            raise SignInFailed(linking.DISABLED)
+        row.last_used_at, row.email = datetime.now(UTC), email
+        await _seat_for(session, account, tenant)
+        return linking.Outcome("signed_in", account)
+    owner = await service.account_by_email(session, email)
+    if owner is not None:
+        if owner.email_verified_at is None or not await _is_member(session, owner, tenant):
+            # Rule 3: the owner confirms by mail before anyone is signed in.
+            return await linking.sign_in_with(
+                session,
+                settings,
+                mailer,
+                vouched,
+                display_name=provider.display_name,
+                next_url=next_url,
+            )
+        if owner.disabled_at is not None:
+            raise SignInFailed(linking.DISABLED)
+        await linking._add_identity(session, owner, vouched, via="single_sign_on")
+        return linking.Outcome("signed_in", owner)
+    # Rule 4: a new member, just in time (a full organisation makes nobody an account).
+    await _check_seat(session, tenant)
+    account = await linking._new_account(session, vouched, email, listed_usernames(settings))
+    account.email_verified_at = datetime.now(UTC)
+    await _seat_for(session, account, tenant)
+    log.info("%s joined %s through single sign-on", account.username, tenant.slug)
+    return linking.Outcome("signed_in", account, new_account=True)
+
+
+async def _is_member(session: AsyncSession, account: Account, tenant: Tenant) -> bool:
+    await set_scope(session, Scope(user=account.username))
+    found = await membership.organisation_of(session, account)
+    return found is not None and found.id == tenant.id
+
+
+async def _check_seat(session: AsyncSession, tenant: Tenant) -> None:
+    try:
+        await membership.check_free_seat(session, tenant)
+    except ApiError as exc:
+        raise _refused(
+            "full", f"You cannot sign in through {tenant.name} now. {exc.message}"
+        ) from exc
+
+
+async def _seat_for(session: AsyncSession, account: Account, tenant: Tenant) -> None:
+    """Make ``account`` a member if they are in no organisation (a member of another stays
+    there: a person is in one organisation at a time)."""
+    await set_scope(session, Scope(user=account.username))
+    profile = await membership.own_profile(session, account)
+    if profile.tenant_id is not None:
+        if profile.tenant_id == tenant.id:
+            await set_scope(session, Scope(user=account.username, tenant_id=tenant.id))
+        return
+    locked = await membership.locked_organisation(session, tenant.id)
+    await _check_seat(session, locked)
+    await membership.join(session, profile, locked, membership.MEMBER, how="single_sign_on")
+
+
+# The settings ---------------------------------------------------------------------------------
+
+
+def check_issuer(value: str) -> str:
+    """The issuer as typed, without a trailing slash; https (http only on this machine)."""
+    issuer = value.strip().rstrip("/")
+    if not issuer:
+        return ""
+    parts = urlsplit(issuer)
+    if (
+        len(issuer) > MAX_ISSUER_LENGTH
+        or parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or re.search(r"\s", issuer)
+    ):
+        raise _invalid(
+            "issuer",
+            "Enter the issuer's address as its provider shows it, e.g. "
+            "https://login.example.org/realms/staff.",
+        )
+    if not is_secure_transport(issuer):
+        raise _invalid("issuer", "The issuer's address must start with https://.")
+    return issuer
+
+
+async def update_settings(
+    session: AsyncSession,
+    settings: Settings,
+    account: Account,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    enabled: bool,
+) -> Tenant:
+    """Change the organisation's single sign-on (``account`` must run it). An empty
+    ``client_secret`` keeps the one kept; the secret is never shown again."""
+    tenant = await membership.admin_of(session, account, "change its single sign-on")
+    new_issuer, new_client_id = check_issuer(issuer), client_id.strip()
+    if len(new_client_id) > MAX_CLIENT_ID_LENGTH or re.search(r"\s", new_client_id):
+        raise _invalid("client_id", "Enter the client id as the provider shows it.")
+    secret = client_secret.strip()
+    kept = decrypt_secret(settings, tenant.sso_client_secret_encrypted)
+    if enabled:
+        if not new_issuer:
+            raise _invalid("issuer", "Enter the issuer to turn single sign-on on.")
+        if not new_client_id:
+            raise _invalid("client_id", "Enter the client id to turn single sign-on on.")
+        if not secret and not kept:
+            raise _invalid("client_secret", "Enter the client secret to turn single sign-on on.")
+        if not tenant.email_domains:
+            raise _invalid(
+                "enabled",
+                "List the organisation's e-mail domains in its settings first: people at "
+                "them are sent to its sign-in service.",
+            )
+        if len(provider_name(tenant)) > MAX_PROVIDER_NAME:
+            raise _invalid(
+                "enabled",
+                "The organisation's short name is too long for single sign-on; ask the "
+                "platform's operator.",
+            )
+        await _no_other_claims(session, tenant)
+    tenant.sso_issuer = new_issuer or None
+    tenant.sso_client_id = new_client_id or None
+    if secret:
+        tenant.sso_client_secret_encrypted = encrypt_secret(settings, secret)
+    tenant.sso_enabled = enabled
+    append_event(
+        session,
+        stream=f"tenant:{tenant.slug}",
+        type="tenant.sso_changed",
+        actor=account.username,
+        payload={
+            "tenant": tenant.slug,
+            "issuer": tenant.sso_issuer,
+            "client_id": tenant.sso_client_id,
+            "secret_changed": bool(secret),
+            "enabled": enabled,
+        },
+        tenant_id=tenant.id,
+    )
+    await session.commit()
+    log.info("%s changed the single sign-on of %s", account.username, tenant.slug)
+    return tenant
+
+
+async def _no_other_claims(session: AsyncSession, tenant: Tenant) -> None:
+    """One organisation's sign-in service per domain: the sign-in page must know where
+    to send an address."""
+    others = await session.scalars(
+        select(Tenant).where(
+            Tenant.sso_enabled,
+            Tenant.id != tenant.id,
+            Tenant.email_domains.overlap(tenant.email_domains),
+        )
+    )
+    for other in others:
+        shared = sorted(set(other.email_domains) & set(tenant.email_domains))
+        raise _invalid(
+            "enabled",
+            f"Another organisation's sign-in service already serves {', '.join(shared)}. "
+            "Remove that domain from your organisation's settings, or ask the platform's "
+            "operator.",
+        )
+
+
+# Test connection ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What "Test connection" found: ``ok``, and what worked (or the one thing that did
+    not) in plain words."""
+
+    ok: bool
+    worked: tuple[str, ...]
+    problem: str | None = None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def test_connection(issuer: str) -> ConnectionCheck:
+    """Fetch the issuer's discovery document and its signing keys (a few seconds at most
+    for each) and check what signing in needs of them."""
+    issuer = check_issuer(issuer)
+    if not issuer:
+        raise _invalid("issuer", "Enter the issuer to test.")
+    url = f"{issuer}/.well-known/openid-configuration"
+    worked: list[str] = []
+
+    def failed(problem: str) -> ConnectionCheck:
+        return ConnectionCheck(ok=False, worked=tuple(worked), problem=problem)
+
+    seconds = int(TEST_TIMEOUT.read or 5)
+    async with httpx.AsyncClient(
+        timeout=TEST_TIMEOUT, follow_redirects=False, headers={"Accept": "application/json"}
+    ) as http:
+        try:
+            response = await http.get(url)
+        except httpx.TimeoutException:
+            return failed(f"The issuer did not answer within {seconds} seconds at {url}.")
+        except httpx.HTTPError as exc:
+            return failed(f"The issuer could not be reached at {url}: {exc or type(exc).__name__}.")
+        if response.status_code != 200:
+            return failed(
+                f"The issuer answered HTTP {response.status_code} at {url}, not its discovery "
+                "document. Check the issuer's address."
+            )
+        metadata = _json_object(response)
+        if metadata is None:
+            kind = response.headers.get("content-type", "no content type")
+            return failed(
+                f"The answer at {url} is not a JSON discovery document ({kind}). Check the "
+                "issuer's address."
+            )
+        worked.append(f"The discovery document at {url} was read.")
+        named = str(metadata.get("issuer", ""))
+        if named.rstrip("/") != issuer:
+            return failed(
+                f"The discovery document names its issuer {named or '(none)'}, not {issuer}. "
+                "Enter the issuer exactly as the document names it."
+            )
+        worked.append(f"It names the issuer {named}.")
+        missing = [
+            label
+            for key, label in _ENDPOINTS.items()
+            if not isinstance(metadata.get(key), str) or not is_secure_transport(metadata[key])
+        ]
+        if missing:
+            return failed(
+                "The discovery document lacks these endpoints (or they are not https): "
+                f"{', '.join(missing)}."
+            )
+        worked.append("It names the sign-in, token and signing-key endpoints.")
+        jwks_uri = str(metadata["jwks_uri"])
+        try:
+            keys = await http.get(jwks_uri)
+        except httpx.HTTPError as exc:
+            return failed(f"Its signing keys could not be fetched from {jwks_uri}: {exc}.")
+        body = _json_object(keys) if keys.status_code == 200 else None
+        if body is None or not isinstance(body.get("keys"), list) or not body["keys"]:
+            return failed(
+                f"Its signing keys at {jwks_uri} are not a key set (HTTP {keys.status_code})."
+            )
+        worked.append(f"Its signing keys were read ({len(body['keys'])}).")
+    return ConnectionCheck(ok=True, worked=tuple(worked))
+
+
+def callback_url_of(settings: Settings, tenant: Tenant) -> str:
+    """The callback (redirect) URL the organisation registers at its provider."""
+    return (
+        f"{settings.public_base_url.rstrip('/')}{ACCOUNTS_PREFIX}external/"
+        f"{provider_name(tenant)}/callback"
+    )

@@ -296,7 +296,8 @@ async def join(
     how: str,
 ) -> None:
     """Put the (locked) person into the (locked) organisation; the caller checked the
-    rules and commits. The session's scope becomes the organisation's."""
+    rules and commits. The session's scope becomes the organisation's. They get its member
+    plan, if it has one."""
     profile.tenant_id = tenant.id
     profile.tenant_role = role
     await session.flush()
@@ -310,6 +311,30 @@ async def join(
         role=role,
         how=how,
     )
+    if tenant.member_plan_code is not None:
+        assign_plan(
+            session, profile, tenant.member_plan_code, actor=profile.hub_name, tenant=tenant
+        )
+
+
+def assign_plan(
+    session: AsyncSession, profile: UserProfile, plan_code: str, *, actor: str, tenant: Tenant
+) -> bool:
+    """Move a member to the plan ``plan_code`` (an event as the platform's own plan changes
+    append); whether their plan changed."""
+    previous = profile.plan_code
+    if previous == plan_code:
+        return False
+    profile.plan_code = plan_code
+    append_event(
+        session,
+        stream=f"user:{profile.hub_name}",
+        type="plan.assigned",
+        actor=actor,
+        payload={"from": previous, "to": plan_code, "tenant": tenant.slug},
+        tenant_id=tenant.id,
+    )
+    return True
 
 
 def not_in_another(profile: UserProfile, tenant: Tenant | None, current: Tenant | None) -> None:

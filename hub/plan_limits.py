@@ -13,6 +13,7 @@ friends); ``hub.spawners`` sets it from the platform settings.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,15 @@ def idle_args(limits: PlanLimits) -> list[str]:
         "--MappingKernelManager.cull_interval=60",
         "--MappingKernelManager.cull_connected=False",
     ]
+
+
+def chosen_image(choice: str | None, offered: Sequence[str]) -> str | None:
+    """The image a server runs when the person's organisation offers ``offered``: their
+    choice if it is one of them, else the first; None when there is no list (the
+    spawner's own image)."""
+    if not offered:
+        return None
+    return choice if choice in offered else offered[0]
 
 
 def session_start(hub_started: datetime | None) -> datetime:
@@ -149,6 +159,7 @@ class PlanLimitsMixin(_SpawnerBase):  # type: ignore[misc]
         self.plan_limits = policy.limits
         self.mem_limit = policy.limits.memory_limit_mb * 1024 * 1024
         self.cpu_limit = policy.limits.cpu_limit
+        self.use_offered_image(policy.images)
         result = await super().start()
         started = session_start(self.orm_spawner.started)
         try:
@@ -160,6 +171,21 @@ class PlanLimitsMixin(_SpawnerBase):  # type: ignore[misc]
             self.log.warning("could not record session start of %s: %s", user, exc)
         self.session_started_at = started
         return result
+
+    def use_offered_image(self, offered: Sequence[str]) -> None:
+        """Run the image the person's organisation offers (their choice if it is one of
+        them, else its first). Only container spawners have an image; the organisation's
+        list replaces the spawner's own allow-list for this start."""
+        if not offered or not self.has_trait("image"):
+            return
+        options: dict[str, Any] = dict(getattr(self, "user_options", None) or {})
+        current: str | None = getattr(self, "image", None)
+        image = chosen_image(options.pop("image", None) or current, offered)
+        if image != current:
+            self.log.info("%s runs %s, an image their organisation offers", self.user.name, image)
+        # DockerSpawner would check a chosen image against its own allow-list again.
+        self.user_options = options
+        self.image = image
 
     def get_args(self) -> list[str]:
         args: list[str] = super().get_args()

@@ -77,6 +77,9 @@ class SpawnPolicy:
     limits: PlanLimits
     minutes_used: float
     minutes_left: float | None
+    # The images the person's organisation offers, its default first (empty: the
+    # spawner's own image).
+    images: list[str]
 
     @classmethod
     def from_api(cls, data: Any) -> SpawnPolicy:

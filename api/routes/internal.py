@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import QuotaService, SessionDep, SettingsDep
 from api.identity.spawn_gate import unverified_refusal
+from api.organisations.member_defaults import images_for
 from api.schemas.usage import (
     HeartbeatIn,
     HeartbeatOut,
@@ -56,6 +57,7 @@ async def spawn_policy(
         ),
         minutes_used=budget.minutes_used,
         minutes_left=budget.minutes_left,
+        images=await images_for(session, body.user),
     )
 
 

@@ -35,6 +35,9 @@ class SpawnPolicyOut(BaseModel):
     limits: LimitsOut
     minutes_used: float
     minutes_left: float | None
+    # The images the person's organisation offers, first the default (empty: the
+    # platform's own image).
+    images: list[str]
 
 
 class SessionEventIn(BaseModel):

@@ -8,6 +8,7 @@ import socket
 import typing
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from traitlets.config import Config
 
 from api.core.config import Settings
 from api.schemas.usage import LimitsOut, SpawnPolicyOut
-from hub.plan_limits import PlanLimitsMixin, idle_args, session_start
+from hub.plan_limits import PlanLimitsMixin, chosen_image, idle_args, session_start
 from hub.platform_api import PlanLimits, PlatformApi, PlatformApiError, SpawnPolicy
 from hub.spawners import LocalSessionSpawner, PlatformDockerSpawner, apply_spawner
 
@@ -39,6 +40,7 @@ def policy_json(**limits: Any) -> dict[str, Any]:
         limits=LimitsOut(**dataclasses.asdict(FREE)),
         minutes_used=3.5,
         minutes_left=116.5,
+        images=[],
     ).model_dump(mode="json")
     answer["limits"].update(limits)
     return answer
@@ -61,7 +63,7 @@ def test_the_session_key_is_the_hubs_own_start_time_in_utc() -> None:
 def test_a_spawn_policy_parses_from_the_apis_own_model() -> None:
     policy = SpawnPolicy.from_api(policy_json())
     assert policy == SpawnPolicy(
-        allowed=True, message="", limits=FREE, minutes_used=3.5, minutes_left=116.5
+        allowed=True, message="", limits=FREE, minutes_used=3.5, minutes_left=116.5, images=[]
     )
 
 
@@ -146,3 +148,27 @@ async def test_an_api_that_never_answers_is_reported_not_waited_for() -> None:
         api = PlatformApi(f"http://127.0.0.1:{port}/services/api", "token", timeout=0.5)
         with pytest.raises(PlatformApiError, match="unreachable"):
             await api.spawn_policy("ada", "")
+
+
+def test_an_organisations_images_decide_what_its_members_servers_run() -> None:
+    offered = ["registry.example.org/team/notebook:2024", "jupyter/scipy-notebook"]
+    assert chosen_image("jupyter/scipy-notebook", offered) == "jupyter/scipy-notebook"
+    assert chosen_image("datazentr/singleuser:abc", offered) == offered[0]
+    assert chosen_image(None, offered) == offered[0]
+    assert chosen_image("datazentr/singleuser:abc", []) is None
+
+    ada = SimpleNamespace(name="ada", id=1, url="/user/ada/")
+    docker = PlatformDockerSpawner(config=Config(), user=ada, image="datazentr/singleuser:abc")
+    docker.use_offered_image([])
+    assert docker.image == "datazentr/singleuser:abc"  # no list: the platform's own image
+    # A choice outside the organisation's list gives way to its first image, and is not
+    # checked again against the spawner's own allow-list.
+    docker.user_options = {"image": "someone/else:1"}
+    docker.use_offered_image(offered)
+    assert docker.image == offered[0] and "image" not in docker.user_options
+    docker.user_options = {"image": offered[1]}
+    docker.use_offered_image(offered)
+    assert docker.image == offered[1]
+    local = LocalSessionSpawner(config=Config(), user=ada)
+    local.use_offered_image(offered)  # a local process has no image: nothing to choose
+    assert not local.has_trait("image")

@@ -11,7 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api.auth import HubUser
+from api.core.config import Settings
 from api.core.db import Database
+from api.core.names import QUOTA_SERVICE
 from api.core.tenancy import PLATFORM
 from api.errors import InvalidInput
 from api.models import AssistantUsage, Event, ServerSession
@@ -19,6 +22,8 @@ from api.organisations import insights
 from api.organisations.member_defaults import parse_images
 from api.usage import day_bounds, used_seconds_today
 from tests.support.accounts import create_person, submit
+from tests.support.api import in_process_api
+from tests.support.identity import AnyUserIdentity, as_user
 from tests.support.organisation_insights import (
     add_assistant_requests,
     add_pattern,
@@ -335,3 +340,43 @@ def test_images_are_docker_image_references() -> None:
             parse_images(bad)
     with pytest.raises(InvalidInput, match="at most 20"):
         parse_images(" ".join(f"team/image-{n}" for n in range(21)))
+
+
+async def test_the_images_are_saved_shown_and_given_to_the_spawner(
+    open_browser: OpenBrowser, database: Database, org_settings: Settings
+) -> None:
+    browser = await open_browser()
+    _, slug = await run_by(browser, database, name="Acme Research")
+    member = await placed_person(database, slug)
+    outsider = await placed_person(database, None)
+
+    refused = await save_defaults(
+        browser, images="registry.example.org/team/notebook:2024\nNot An Image!"
+    )
+    assert refused.status_code == 422
+    assert "&#39;Not&#39; is not a Docker image reference" in refused.text
+    assert "Not An Image!</textarea>" in refused.text  # what they wrote comes back
+    assert (await organisation(database, slug)).images == []
+
+    images = f"registry.example.org/team/notebook:2024\njupyter/scipy-notebook@{DIGEST}"
+    saved = await save_defaults(browser, images=images)
+    assert saved.status_code == 303
+    assert (await organisation(database, slug)).images == images.split("\n")
+    shown = await browser.get(DEFAULTS)
+    assert '<span class="tag">registry.example.org/team/notebook:2024</span>' in shown.text
+
+    quota = AnyUserIdentity(
+        {QUOTA_SERVICE: HubUser(name=QUOTA_SERVICE, admin=False, kind="service")}
+    )
+    async with in_process_api(org_settings, identity=quota) as client:
+        policies = {}
+        for person in (member, outsider):
+            answer = await client.post(
+                "/internal/spawn-policy",
+                json={"user": person.username},
+                headers=as_user(QUOTA_SERVICE),
+            )
+            assert answer.status_code == 200, answer.text
+            policies[person.username] = answer.json()
+    assert policies[member.username]["images"] == images.split("\n")
+    assert policies[outsider.username]["images"] == []

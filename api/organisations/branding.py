@@ -124,6 +124,20 @@ def version_of(tenant: Tenant) -> str:
     return str(int(tenant.updated_at.timestamp())) if tenant.updated_at else "0"
 
 
+def is_branded(tenant: Tenant) -> bool:
+    """Whether its admins set anything; an organisation without branding shows the
+    product's own."""
+    return any(
+        value is not None
+        for value in (
+            tenant.brand_name,
+            tenant.brand_logo_type,
+            tenant.brand_primary,
+            tenant.brand_accent,
+        )
+    )
+
+
 def brand_of(tenant: Tenant) -> Brand:
     version = version_of(tenant)
     return Brand(
@@ -137,20 +151,20 @@ def brand_of(tenant: Tenant) -> Brand:
 
 
 async def brand_of_person(session: AsyncSession, name: str) -> Brand | None:
-    """The branding of the organisation the hub user ``name`` belongs to (organisations
-    are shared rows; the profile is read in the caller's scope)."""
+    """The branding of the organisation the hub user ``name`` belongs to, if it has any
+    (organisations are shared rows; the profile is read in the caller's scope)."""
     tenant_id = await session.scalar(
         select(UserProfile.tenant_id).where(UserProfile.hub_name == name)
     )
     if tenant_id is None:
         return None
     tenant = await session.get(Tenant, tenant_id)
-    return brand_of(tenant) if tenant is not None else None
+    return brand_of(tenant) if tenant is not None and is_branded(tenant) else None
 
 
 async def brand_by_slug(session: AsyncSession, slug: str) -> Brand | None:
     tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
-    return brand_of(tenant) if tenant is not None else None
+    return brand_of(tenant) if tenant is not None and is_branded(tenant) else None
 
 
 async def logo_of(session: AsyncSession, slug: str) -> tuple[bytes, str] | None:

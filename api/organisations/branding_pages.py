@@ -192,7 +192,7 @@ async def organisation_logo(request: Request, db: SessionDep, slug: str) -> Resp
 async def organisation_stylesheet(request: Request, db: SessionDep, slug: str) -> Response:
     brand = await branding.brand_by_slug(db, slug)
     if brand is None:
-        raise NotFound("That organisation does not exist.")
+        raise NotFound("That organisation does not exist or has no branding.")
     css = branding.stylesheet(brand)
     etag = branding.etag_of(css.encode())
     headers = {**ASSET_HEADERS, "ETag": etag}
@@ -203,7 +203,8 @@ async def organisation_stylesheet(request: Request, db: SessionDep, slug: str) -
 
 @api_router.get("/me/branding", summary="My organisation's branding (name, colours, logo)")
 async def my_branding(user: CurrentUser, db: SessionDep) -> dict[str, object]:
-    """``{"branding": null}`` for a person in no organisation: the product's own brand."""
+    """``{"branding": null}`` for a person in no organisation, or in one without branding:
+    the product's own brand."""
     brand = await branding.brand_of_person(db, user.name)
     return {"branding": brand.as_json() if brand else None}
 

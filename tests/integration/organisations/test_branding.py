@@ -254,14 +254,11 @@ async def test_only_admins_change_it_and_other_organisations_see_none_of_it(
     other, other_slug = await run_by(other_browser, database, name="Globex")
     page = await other_browser.get(ORGANISATION)
     assert "Acme Lab" not in page.text and f"/organisations/{slug}/" not in page.text
-    theirs = await my_branding(other_browser, other.username)
-    assert isinstance(theirs, dict)
-    assert (theirs["organisation"], theirs["name"], theirs["logo_url"]) == (
-        other_slug,
-        "Globex",
-        None,
-    )
-    assert theirs["primary"] is None and "Acme" not in str(theirs)
+    # An organisation without branding of its own: the product's brand.
+    assert await my_branding(other_browser, other.username) is None
+    assert (
+        await other_browser.get(f"{API}/organisations/{other_slug}/brand.css")
+    ).status_code == 404
     mine = await other_browser.get(BRANDING)
     assert mine.status_code == 200 and "Acme" not in mine.text
     # Someone in no organisation: the product's own brand, and no branding page.

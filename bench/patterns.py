@@ -15,6 +15,7 @@ uniform random, which would make any approximate index look broken.
     python bench/patterns.py              # 100k
     python bench/patterns.py --n 1000000  # 1M
     python bench/patterns.py --small      # CI: 5k patterns, seconds
+    python bench/patterns.py --tenants    # search within organisations, RLS on vs off
 
 By default an embedded PostgreSQL is started in a temporary directory; ``--database-url``
 uses an existing one (a database that may be dropped and recreated: it is emptied).
@@ -39,7 +40,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.core import migrate
-from api.core.config import Settings
+from api.core.config import Settings, with_role
 from api.core.db import Database
 from api.core.postgres import EmbeddedPostgres
 from api.patterns.access import Viewer
@@ -255,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ef-search", default="40,100,200", help="comma-separated values")
     parser.add_argument("--small", action="store_true", help="CI size: 5,000 patterns, 50 queries")
     parser.add_argument("--database-url", help="use this PostgreSQL (emptied) instead of embedded")
+    parser.add_argument(
+        "--tenants",
+        action="store_true",
+        help="search within organisations of 1%%, 10%%, 50%% of the patterns, with row-level "
+        "security against without (bench/tenant_search.py)",
+    )
     args = parser.parse_args(argv)
     if args.small:
         args.n, args.queries = 5_000, 50
@@ -274,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             migrate.upgrade(url)
             plain = url.replace("postgresql+psycopg://", "postgresql://")
+            if args.tenants:
+                from bench.tenant_search import run_tenants  # it reuses this module's data
+
+                api_url = with_role(url, migrate.DEFAULT_APP_ROLE, None)
+                run_tenants(plain, api_url.replace("+psycopg", ""), args.n, args.queries)
+                return 0
             # No prepared statements: the index must be planned with each query vector.
             with psycopg.connect(plain, prepare_threshold=None) as conn:
                 conn.execute("TRUNCATE patterns CASCADE")

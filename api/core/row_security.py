@@ -43,22 +43,28 @@ DROP FUNCTION IF EXISTS datazentr_user();
 """
 
 
+# Each in a scalar subquery: evaluated once per statement (an init plan), not per row.
+PLATFORM_SCOPE = "(SELECT datazentr_platform_scope())"
+TENANT = "(SELECT datazentr_tenant())"
+USER = "(SELECT datazentr_user())"
+
+
 def tenant_rows(extra: str | None = None) -> str:
     """Rows of the caller's organisation, and the shared ones (``tenant_id`` NULL)."""
-    condition = "datazentr_platform_scope() OR tenant_id IS NULL OR tenant_id = datazentr_tenant()"
+    condition = f"{PLATFORM_SCOPE} OR tenant_id IS NULL OR tenant_id = {TENANT}"
     return f"{condition} OR {extra}" if extra else condition
 
 
 def own_rows(column: str) -> str:
     """Rows of the person the transaction is for."""
-    return f"datazentr_platform_scope() OR {column} = datazentr_user()"
+    return f"{PLATFORM_SCOPE} OR {column} = {USER}"
 
 
 def own_or_members_rows(table: str, column: str) -> str:
     """A person's own rows; and, for an organisation's admins, those of its members."""
-    member = f"member.hub_name = {table}.{column} AND member.tenant_id = datazentr_tenant()"
+    member = f"member.hub_name = {table}.{column} AND member.tenant_id = {TENANT}"
     members = f"EXISTS (SELECT 1 FROM user_profiles AS member WHERE {member})"  # noqa: S608
-    return f"{own_rows(column)} OR (datazentr_tenant_admin() AND {members})"
+    return f"{own_rows(column)} OR ((SELECT datazentr_tenant_admin()) AND {members})"
 
 
 def rows_of_visible(parent: str, reference: str) -> str:

@@ -33,7 +33,7 @@ depends_on: str | Sequence[str] | None = None
 
 POLICIES = {
     # A person reads their own profile before the transaction knows their organisation.
-    "user_profiles": tenant_rows("hub_name = datazentr_user()"),
+    "user_profiles": tenant_rows("hub_name = (SELECT datazentr_user())"),
     "events": tenant_rows(),
     "patterns": tenant_rows(),
     "pattern_uses": tenant_rows(),

@@ -458,11 +458,12 @@ async def sign_in(request: Request, db: SessionDep) -> Response:
             )
             return check_mail_page(request, "magic_link", service.normal_email(email))
         # An address at a domain with single sign-on goes to its organisation's provider.
-        sso_url = await sso.sign_in_start_url(
+        # (A page that leads on: the pages' CSP keeps a form's redirects on this site.)
+        sso_start = await sso.sign_in_start(
             db, _settings(request), fields.get("email", ""), next_url
         )
-        if sso_url is not None:
-            return redirect(sso_url)
+        if sso_start is not None:
+            return page(request, "organisation_sso_continue", sso_start=sso_start)
         account = await service.sign_in_with_password(
             db,
             email=fields.get("email", ""),

@@ -168,16 +168,30 @@ async def organisation_for_email(session: AsyncSession, email: str) -> Tenant | 
     return tenant
 
 
-async def sign_in_start_url(
+@dataclass(frozen=True)
+class SsoStart:
+    """Where the sign-in page sends an address at ``domain``: ``url`` starts the sign-in at
+    ``organisation``'s provider."""
+
+    organisation: str
+    domain: str
+    url: str
+
+
+async def sign_in_start(
     session: AsyncSession, settings: Settings, email: str, next_url: str
-) -> str | None:
-    """Where the sign-in page sends an address at a domain with single sign-on (the start
-    of the sign-in at that organisation's provider), or None."""
+) -> SsoStart | None:
+    """The start of the sign-in at the provider of the organisation whose single sign-on
+    serves ``email``'s domain, or None."""
     tenant = await organisation_for_email(session, email)
     if tenant is None or not is_configured(settings, tenant):
         return None
     query = urlencode({"next": next_url})
-    return f"{ACCOUNTS_PREFIX}external/{provider_name(tenant)}/start?{query}"
+    return SsoStart(
+        organisation=tenant.name,
+        domain=membership.email_domain(email.strip()),
+        url=f"{ACCOUNTS_PREFIX}external/{provider_name(tenant)}/start?{query}",
+    )
 
 
 # Signing in -----------------------------------------------------------------------------------

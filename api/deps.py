@@ -12,7 +12,7 @@ from api.auth import HubIdentity, HubUser
 from api.core.config import Settings
 from api.core.db import Database
 from api.core.names import QUOTA_SERVICE
-from api.core.tenancy import PLATFORM, person_scope, set_scope
+from api.core.tenancy import PLATFORM, Scope, person_scope, set_scope
 from api.errors import Forbidden
 
 
@@ -44,10 +44,12 @@ async def get_caller(
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> HubUser:
     """Who is asking, from the hub's answer for their token; the request's database
-    session takes their scope (a service's work is platform-wide)."""
+    session takes their scope."""
     caller = await identity.user_for_request(request)
     if caller.is_service:
-        await set_scope(session, PLATFORM)
+        # Only the hub's quota service works across everyone's rows (usage, spawn policy,
+        # branding); any other service token sees the shared rows alone.
+        await set_scope(session, PLATFORM if caller.name == QUOTA_SERVICE else Scope())
     else:
         await person_scope(session, caller.name)
     return caller

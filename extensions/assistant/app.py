@@ -3,6 +3,7 @@ from __future__ import annotations
 from traitlets import Float, Int
 
 from ..base import PlatformExtensionApp
+from .branding import BrandingHandler
 from .completion import InlineCompletionHandler, JediCompleter
 from .engine_status import EngineStatus
 from .handlers import (
@@ -66,6 +67,7 @@ class AssistantApp(PlatformExtensionApp):
                 (r"/datazentr/assistant/conversations/([^/]+)", ConversationHandler),
                 (r"/datazentr/assistant/notebook", NotebookHandler),
                 (r"/datazentr/session/usage", SessionUsageHandler),
+                (r"/datazentr/branding", BrandingHandler),
                 (r"/api/ai/completion/inline", InlineCompletionHandler),
             ]
         )

@@ -20,6 +20,7 @@ import { Widget } from '@lumino/widgets';
 
 import { IChatContext, IEngineStatus, engineLabel, postJSON, requestJSON } from './api';
 import { ChatPanel, STATUS_EVENT } from './chat';
+import { showBranding } from './branding';
 import { AssistantInlineProvider } from './completion';
 import { PatternPanel } from './patterns';
 import { watchSessionTime } from './session';
@@ -258,6 +259,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       launcher.add({ command: CommandIDs.generateNotebook, category: 'DATAZENtr', rank: 2 });
     }
     watchSessionTime();
+    void showBranding(shell);
     if (statusBar) {
       const item = new Widget();
       item.addClass('dz-status-engine');

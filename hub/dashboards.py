@@ -37,6 +37,7 @@ from api.core.names import DASHBOARD_CREDENTIAL_ENV as CREDENTIAL_ENV
 from api.core.names import DASHBOARD_CREDENTIAL_HEADER as HEADER
 from api.core.names import DASHBOARDS_SERVICE
 from api.dashboard_credentials import mint
+from hub.dashboard_branding import BrandedPage, brand_bar, brand_style, brand_title, visitor_brand
 from hub.dashboard_kernels import (
     SETTINGS_KEY,
     VISITOR,
@@ -95,15 +96,23 @@ def without_cdn(html: str) -> str:
 class DashboardHandler(TornadoVoilaHandler):  # type: ignore[misc]
     """A dashboard page for a signed-in visitor, rendered with their credential."""
 
+    branded: BrandedPage | None = None
+
     def write(self, chunk: str | bytes | dict[str, Any]) -> None:
-        super().write(without_cdn(chunk) if isinstance(chunk, str) else chunk)
+        if isinstance(chunk, str):
+            chunk = without_cdn(chunk)
+            if self.branded is not None:  # the visitor's organisation's top bar
+                chunk = self.branded(chunk)
+        super().write(chunk)
 
     @web.authenticated
     async def get(self, path: str | None = None) -> None:
         user = self.current_user
         settings: Settings = self.settings["datazentr_settings"]
         # Replaces any value the browser sent: the kernel only ever gets ours.
-        self.request.headers[HEADER] = mint(user.username, settings.dashboards_credential_key())
+        credential = mint(user.username, settings.dashboards_credential_key())
+        self.request.headers[HEADER] = credential
+        self.branded = BrandedPage(await visitor_brand(settings.api_url_for_servers, credential))
         log.info("dashboard %s for %s", path, user.username)
         visitor = VISITOR.set(user.username)  # the kernel handed out below is theirs
         try:
@@ -126,8 +135,12 @@ class IndexHandler(JupyterHandler):
     """``/services/dashboards/``: the list of dashboards, for a signed-in visitor."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         base = self.settings["base_url"]
+        settings: Settings = self.settings["datazentr_settings"]
+        credential = mint(self.current_user.username, settings.dashboards_credential_key())
+        brand = await visitor_brand(settings.api_url_for_servers, credential)
+        product = brand_title(brand, "DATAZENtr")
         items = "".join(
             f'<li><a href="{url_path_join(base, "voila/render", name)}">{title}</a>'
             f"<p>{text}</p></li>"
@@ -136,11 +149,13 @@ class IndexHandler(JupyterHandler):
         name = escape.xhtml_escape(self.current_user.username)
         self.set_header("Content-Type", "text/html")
         self.finish(
-            "<!doctype html><html><head><meta charset='utf-8'><title>DATAZENtr dashboards"
-            "</title><style>body{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem "
-            "auto;padding:0 1rem}li{margin:1rem 0}p{margin:.2rem 0;color:#555}</style></head>"
-            f"<body><h1>Dashboards</h1><p>Signed in as <b>{name}</b>. "
-            f'<a href="/hub/home">Back to the hub</a></p><ul>{items}</ul></body></html>'
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{product} dashboards"
+            "</title><style>body{font-family:system-ui,sans-serif;margin:0}main{max-width:42rem;"
+            "margin:3rem auto;padding:0 1rem}li{margin:1rem 0}p{margin:.2rem 0;color:#555}"
+            f"</style>{brand_style(brand) if brand else ''}</head><body>"
+            f"{brand_bar(brand) if brand else ''}<main><h1>Dashboards</h1>"
+            f"<p>Signed in as <b>{name}</b>. "
+            f'<a href="/hub/home">Back to the hub</a></p><ul>{items}</ul></main></body></html>'
         )
 
 

@@ -7,6 +7,11 @@ and reports every problem (line, column, reason) beside what would be created; i
 nothing. ``run_import`` checks again and, only if no row has a problem, creates every
 account in one transaction (any error: none is created), then mails each person an
 invitation. A mail that fails is reported for that person; it does not undo the import.
+
+An organisation's admins import into their own organisation through the same path
+(``check_organisation_import``, ``run_import`` with ``organisation``): every row goes into
+it, roles stop at org_admin, plans at what its member defaults offer (an empty plan: its
+member plan), and a file that would take more seats than it has imports nothing.
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ from api.accounts import invitations, service
 from api.accounts.administration import keep_assigned_role
 from api.accounts.errors import FormError, MailUnavailable
 from api.accounts.mail import Mailer
-from api.accounts.roles import listed_usernames
+from api.accounts.roles import PLATFORM_ADMIN, listed_usernames
 from api.core.config import Settings
 from api.events import append_event
 from api.models import Plan, Tenant, UserProfile
 from api.models.account import ROLES, Account
 from api.models.profile import DEFAULT_PLAN
+from api.organisations.member_defaults import offered_plans
+from api.organisations.membership import (
+    across_organisations,
+    record_tenant_event,
+    seats_used,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +67,17 @@ EXAMPLE = (
     "Ada Lovelace,ada@example.edu,student,student,Analytical Engines\n"
     "Charles Babbage,charles@example.edu,org_admin,,analytical-engines\n"
 )
+# The roles an organisation's admins may give: everything but platform_admin.
+ORGANISATION_ROLES = tuple(role for role in ROLES if role != PLATFORM_ADMIN)
+
+
+def organisation_example(tenant: Tenant) -> str:
+    """The example file of an organisation's import (its own slug in the column)."""
+    return (
+        "name,email,role,plan,organisation\n"
+        "Ada Lovelace,ada@example.edu,student,,\n"
+        f"Charles Babbage,charles@example.edu,org_admin,,{tenant.slug}\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -219,8 +241,165 @@ async def _existing_accounts(db_session: AsyncSession, emails: list[str]) -> dic
     return {str(email): str(username) for email, username in found}
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What the rows may say: any organisation, role and plan (the platform's admins), or
+    only those of one organisation (its admins)."""
+
+    roles: tuple[str, ...]
+    plans: dict[str, Plan]  # lowercased code → plan, every plan there is
+    offered: frozenset[str]  # the codes the rows may use
+    default_plan: str
+    organisation: Tenant | None = None
+
+
+async def _platform_rules(db_session: AsyncSession) -> _Rules:
+    plans = {plan.code.lower(): plan for plan in await db_session.scalars(select(Plan))}
+    return _Rules(ROLES, plans, frozenset(p.code for p in plans.values()), DEFAULT_PLAN)
+
+
+async def _organisation_rules(db_session: AsyncSession, tenant: Tenant) -> _Rules:
+    plans = {plan.code.lower(): plan for plan in await db_session.scalars(select(Plan))}
+    offered = frozenset(plan.code for plan in await offered_plans(db_session, tenant))
+    return _Rules(
+        ORGANISATION_ROLES, plans, offered, tenant.member_plan_code or DEFAULT_PLAN, tenant
+    )
+
+
 async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
     """Every problem of the file and the accounts it would create; changes nothing."""
+    return await _check(db_session, data, await _platform_rules(db_session))
+
+
+async def check_organisation_import(
+    db_session: AsyncSession, data: bytes, tenant: Tenant
+) -> ImportCheck:
+    """``check_import`` for an admin of ``tenant``, in their scope: every row goes into
+    ``tenant``, within its roles, plans and seats."""
+    return await _check(db_session, data, await _organisation_rules(db_session, tenant))
+
+
+def _plan_problem(line: int, plan_text: str, plan: Plan | None, rules: _Rules) -> RowProblem:
+    tenant = rules.organisation
+    if plan is None or tenant is None:
+        listed = sorted(rules.plans) if tenant is None else sorted(rules.offered)
+        return RowProblem(
+            line, "plan", f"Unknown plan {plan_text!r}; the plans are {', '.join(listed)}."
+        )
+    ceiling = rules.plans.get((tenant.plan_code or "").lower())
+    if ceiling is not None:
+        reason = (
+            f"The {plan.name} plan is above {tenant.name}'s own plan ({ceiling.name}): members "
+            f"get at most {ceiling.name}. Use one of {', '.join(sorted(rules.offered))}."
+        )
+    else:
+        reason = (
+            f"The {plan.name} plan is given by the platform's operator only; use one of "
+            f"{', '.join(sorted(rules.offered))}."
+        )
+    return RowProblem(line, "plan", reason)
+
+
+def _role_problem(line: int, role_text: str, role: str, rules: _Rules) -> RowProblem | None:
+    if role in rules.roles:
+        return None
+    if role == PLATFORM_ADMIN and rules.organisation is not None:
+        return RowProblem(
+            line,
+            "role",
+            f"An organisation's import cannot make platform admins; use {', '.join(rules.roles)}.",
+        )
+    return RowProblem(line, "role", f"Unknown role {role_text!r}; use {', '.join(rules.roles)}.")
+
+
+def _organisation_of_row(
+    line: int, text: str, rules: _Rules, tenant_by_key: dict[str, Tenant]
+) -> Tenant | RowProblem | None:
+    own = rules.organisation
+    if own is not None:
+        # Only the own organisation: other organisations' names are not looked up at all.
+        if not text or text.lower() in (own.slug.lower(), own.name.lower()):
+            return own
+        return RowProblem(
+            line,
+            "organisation",
+            f"Every row goes into {own.name}, the organisation you run; this row names "
+            f"{text!r}. Leave the column empty or write {own.slug}.",
+        )
+    tenant = tenant_by_key.get(text.lower()) if text else None
+    if text and tenant is None:
+        return RowProblem(
+            line,
+            "organisation",
+            f"There is no organisation {text!r} "
+            "(by name or slug); create it first or leave the column empty.",
+        )
+    return tenant
+
+
+async def _organisations_of(db_session: AsyncSession, usernames: list[str]) -> dict[str, str]:
+    """User name → the id (as text) of the organisation their profile is in, for those in
+    one."""
+    if not usernames:
+        return {}
+    # Platform-wide on purpose: a profile in another organisation is hidden from the
+    # person's scope, and the import must tell "in another organisation" from "in none".
+    # Only the organisation's id is read, and only to word the row's problem.
+    async with across_organisations(db_session):
+        found = await db_session.execute(
+            select(UserProfile.hub_name, UserProfile.tenant_id).where(
+                UserProfile.hub_name.in_(usernames), UserProfile.tenant_id.is_not(None)
+            )
+        )
+        return {str(name): str(tenant_id) for name, tenant_id in found}
+
+
+def _existing_problem(
+    line: int, username: str, rules: _Rules, organisations: dict[str, str]
+) -> RowProblem:
+    own = rules.organisation
+    if own is None:
+        return RowProblem(line, "email", f"This address has an account already ({username}).")
+    tenant_id = organisations.get(username)
+    if tenant_id == str(own.id):
+        return RowProblem(line, "email", f"This address is {username}'s, a member of {own.name}.")
+    if tenant_id is not None:
+        return RowProblem(
+            line,
+            "email",
+            "This address has an account in another organisation; a person is in one "
+            "organisation at a time.",
+        )
+    return RowProblem(
+        line,
+        "email",
+        "This address has an account already: invite the person by e-mail on the "
+        "organisation's page, and they join with that account.",
+    )
+
+
+async def _seats_problem(
+    db_session: AsyncSession, rules: _Rules, check: ImportCheck
+) -> RowProblem | None:
+    """A file whose accounts would not fit into the organisation's seats."""
+    tenant = rules.organisation
+    if tenant is None or tenant.seats is None or not check.rows:
+        return None
+    used = await seats_used(db_session, tenant)
+    free = max(tenant.seats - used, 0)
+    if len(check.rows) <= free:
+        return None
+    return RowProblem(
+        0,
+        None,
+        f"{tenant.name} has {free} free {'seat' if free == 1 else 'seats'} ({used} of "
+        f"{tenant.seats} taken), and this file would add {len(check.rows)} members, so "
+        "nothing can be imported. Its admins (you, too) can add seats in the organisation's "
+        "settings; or import fewer rows.",
+    )
+
+
+async def _check(db_session: AsyncSession, data: bytes, rules: _Rules) -> ImportCheck:
     check = ImportCheck()
     text = _decode(data)
     if isinstance(text, RowProblem):
@@ -255,9 +434,9 @@ async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
             )
         )
 
-    plans = {plan.code.lower(): plan for plan in await db_session.scalars(select(Plan))}
+    plans = rules.plans
     plans_by_name = {plan.name.lower(): plan for plan in plans.values()}
-    tenants = list(await db_session.scalars(select(Tenant)))
+    tenants = [] if rules.organisation else list(await db_session.scalars(select(Tenant)))
     tenant_by_key = {t.slug.lower(): t for t in tenants} | {t.name.lower(): t for t in tenants}
 
     def value(record: list[str], column: str) -> str:
@@ -305,35 +484,21 @@ async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
                 )
         role_text = value(record, "role")
         role = _ROLE_ALIASES.get(_key(role_text), _key(role_text)) or DEFAULT_ROLE
-        if role not in ROLES:
-            problems.append(
-                RowProblem(line, "role", f"Unknown role {role_text!r}; use {', '.join(ROLES)}.")
-            )
+        role_problem = _role_problem(line, role_text, role, rules)
+        if role_problem is not None:
+            problems.append(role_problem)
         plan_text = value(record, "plan")
         plan = (
             plans.get(plan_text.lower()) or plans_by_name.get(plan_text.lower())
             if plan_text
-            else plans.get(DEFAULT_PLAN)
+            else plans.get(rules.default_plan.lower())
         )
-        if plan is None:
-            problems.append(
-                RowProblem(
-                    line,
-                    "plan",
-                    f"Unknown plan {plan_text!r}; the plans are {', '.join(sorted(plans))}.",
-                )
-            )
-        organisation_text = value(record, "organisation")
-        tenant = tenant_by_key.get(organisation_text.lower()) if organisation_text else None
-        if organisation_text and tenant is None:
-            problems.append(
-                RowProblem(
-                    line,
-                    "organisation",
-                    f"There is no organisation {organisation_text!r} "
-                    "(by name or slug); create it first or leave the column empty.",
-                )
-            )
+        if plan is None or plan.code not in rules.offered:
+            problems.append(_plan_problem(line, plan_text or rules.default_plan, plan, rules))
+        tenant = _organisation_of_row(line, value(record, "organisation"), rules, tenant_by_key)
+        if isinstance(tenant, RowProblem):
+            problems.append(tenant)
+            tenant = None
         check.problems.extend(problems)
         row = None
         if not problems and plan is not None:
@@ -349,14 +514,20 @@ async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
         candidates.append((row, email))
 
     existing = await _existing_accounts(db_session, [email for _, email in candidates if email])
+    organisations = (
+        await _organisations_of(db_session, sorted(existing.values()))
+        if rules.organisation is not None
+        else {}
+    )
     for (row, email), (line, _) in zip(candidates, body, strict=True):
         username = existing.get(email.lower()) if email else None
         if username is not None:
-            check.problems.append(
-                RowProblem(line, "email", f"This address has an account already ({username}).")
-            )
+            check.problems.append(_existing_problem(line, username, rules, organisations))
         elif row is not None:
             check.rows.append(row)
+    seats = await _seats_problem(db_session, rules, check)
+    if seats is not None:
+        check.problems.append(seats)
     check.problems.sort(key=lambda problem: problem.line)
     return check
 
@@ -430,9 +601,17 @@ async def run_import(
     data: bytes,
     *,
     actor: Account,
+    organisation: Tenant | None = None,
 ) -> ImportResult:
-    """Create the file's accounts (all or none) and mail their invitations."""
-    check = await check_import(db_session, data)
+    """Create the file's accounts (all or none) and mail their invitations.
+
+    With ``organisation`` (locked by the caller, an admin of it, in their scope) the file
+    is checked by its rules and every account goes into it."""
+    check = (
+        await check_import(db_session, data)
+        if organisation is None
+        else await check_organisation_import(db_session, data, organisation)
+    )
     result = ImportResult(check)
     if not check.can_import:
         return result
@@ -456,17 +635,33 @@ async def run_import(
             return result
         token = await invitations.issue_invitation(db_session, account, actor=actor.username)
         created.append((row, account, token))
-    append_event(
-        db_session,
-        stream="accounts",
-        type="accounts.imported",
-        actor=actor.username,
-        payload={"created": len(created)},
-    )
+    if organisation is None:
+        append_event(
+            db_session,
+            stream="accounts",
+            type="accounts.imported",
+            actor=actor.username,
+            payload={"created": len(created)},
+        )
+    else:
+        record_tenant_event(
+            db_session,
+            organisation,
+            "tenant.members_imported",
+            actor.username,
+            created=len(created),
+        )
     await db_session.commit()
-    log.info("%s imported %d accounts", actor.username, len(created))
+    log.info(
+        "%s imported %d accounts%s",
+        actor.username,
+        len(created),
+        f" into {organisation.slug}" if organisation else "",
+    )
 
     invited_by = actor.display_name or actor.username
+    if organisation is not None:
+        invited_by = f"{invited_by} of {organisation.name}"
     for row, account, token in created:
         error = None
         try:
@@ -479,10 +674,11 @@ async def run_import(
     failed = len(result.mail_failures)
     append_event(
         db_session,
-        stream="accounts",
+        stream="accounts" if organisation is None else f"tenant:{organisation.slug}",
         type="accounts.invitations_mailed",
         actor=actor.username,
         payload={"sent": len(created) - failed, "failed": failed},
+        tenant_id=organisation.id if organisation else None,
     )
     await db_session.commit()
     return result

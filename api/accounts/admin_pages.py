@@ -273,7 +273,7 @@ def _import_form(
     )
 
 
-async def _read_import_form(request: Request) -> tuple[dict[str, str], bytes | None]:
+async def read_import_form(request: Request) -> tuple[dict[str, str], bytes | None]:
     """The form's small fields and the CSV (the uploaded file, else the pasted text).
 
     ``FormError`` for a form too large to read (the limits are the import's own)."""
@@ -312,7 +312,7 @@ async def import_accounts(request: Request, db: SessionDep) -> Response:
     if not isinstance(admin, Account):
         return admin
     try:
-        fields, data = await _read_import_form(request)
+        fields, data = await read_import_form(request)
     except CsrfRefused as exc:
         return problem_page(request, exc, account=admin)
     except FormError as exc:

@@ -24,7 +24,7 @@ from api.core.names import API_PREFIX
 from api.dashboard_credentials import DashboardCredentialIdentity
 from api.errors import install_error_handlers
 from api.identity.provider import ProviderStarter
-from api.organisations import branding_pages, insight_pages, sso_pages
+from api.organisations import branding_pages, import_pages, insight_pages, sso_pages
 from api.organisations import pages as organisation_pages
 from api.routes import (
     admin,
@@ -114,6 +114,7 @@ def create_app(
         admin_pages,
         organisation_pages,
         insight_pages,
+        import_pages,
         sso_pages,
         branding_pages,
     ):

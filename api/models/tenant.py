@@ -1,10 +1,12 @@
 """Tenants: the organisations whose patterns and members are kept apart."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -53,6 +55,11 @@ class Tenant(Timestamped, Base):
     sso_client_id: Mapped[str | None] = mapped_column(String(255))
     sso_client_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     sso_enabled: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # The domains a platform admin approved for it (a subset of ``email_domains``): only
+    # these are sent to its provider, and only at these does it make accounts.
+    sso_approved_domains: Mapped[list[str]] = mapped_column(ARRAY(Text()), server_default="{}")
+    sso_approved_by: Mapped[str | None] = mapped_column(String(255))
+    sso_approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # Branding (white-label) for its members and its sign-in page.
     brand_name: Mapped[str | None] = mapped_column(String(200))

@@ -509,6 +509,8 @@ async def update_settings(
             "seats",
             f"{used} people are members; set at least {used} seats, or remove members first.",
         )
+    # A domain no longer listed loses its single sign-on approval.
+    tenant.sso_approved_domains = [d for d in tenant.sso_approved_domains if d in domains]
     tenant.name, tenant.email_domains, tenant.auto_join, tenant.seats = (
         new_name,
         domains,

@@ -6,8 +6,9 @@ row, so the outside sign-in pages (``api.accounts.external``) start and finish t
 with it as with any other: discovery, code and PKCE, the ID token verified. What differs
 is what its answer does (``sign_in``):
 
-1. The address it gives must be at one of the organisation's domains; for those the
-   organisation's provider vouches, whatever its ``email_verified`` says.
+1. The address it gives must be at one of the organisation's domains that a platform
+   admin approved (``routed_domains``); for those the organisation's provider vouches,
+   whatever its ``email_verified`` says.
 2. An identity already linked signs its account in.
 3. A confirmed account with the address that is a member of the organisation is signed
    in and the identity linked. Any other account with the address is asked by mail to
@@ -18,6 +19,13 @@ is what its answer does (``sign_in``):
 A person in no organisation who signs in this way becomes a member (role member) if a seat
 is free; a full organisation refuses, naming its admins. The client secret is kept
 encrypted with a key derived from the platform's secret key.
+
+Domain approval: an organisation's admins list its domains themselves, and nothing proves
+the organisation owns them (a listed ``gmail.com`` would pull everyone there to its
+provider). So the platform's admins, the operator's own people, approve each domain
+(``approve_domains``); until then an address there signs in as any other does (password,
+mailed link) and the provider's answer for it is refused. A domain dropped from
+``email_domains`` loses its approval (``membership.update_settings``).
 """
 
 from __future__ import annotations
@@ -154,14 +162,96 @@ async def provider_named(
     return await provider_of(session, settings, tenant) if tenant else None
 
 
+# Approved domains ------------------------------------------------------------------------------
+
+
+def routed_domains(tenant: Tenant) -> list[str]:
+    """The organisation's domains whose people its provider serves: listed by its admins
+    and approved by a platform admin."""
+    approved = set(tenant.sso_approved_domains or ())
+    return [domain for domain in tenant.email_domains if domain in approved]
+
+
+def waiting_domains(tenant: Tenant) -> list[str]:
+    """The organisation's domains no platform admin has approved yet."""
+    approved = set(tenant.sso_approved_domains or ())
+    return [domain for domain in tenant.email_domains if domain not in approved]
+
+
+async def locked_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    """The organisation with the short name ``slug``, locked (the caller's scope must
+    see it: a platform admin's does)."""
+    tenant: Tenant | None = await session.scalar(
+        select(Tenant)
+        .where(Tenant.slug == slug)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return tenant
+
+
+async def approve_domains(
+    session: AsyncSession, tenant: Tenant, domains: list[str], *, actor: str
+) -> Tenant:
+    """Make ``domains`` the organisation's approved ones (a platform admin, ``actor``,
+    vouches that it owns them). Each must be one of its ``email_domains``, and none may be
+    approved for another organisation: ``InvalidInput`` naming it. Commits."""
+    wanted: list[str] = []
+    for value in domains:
+        domain = value.strip().removeprefix("@").lower().rstrip(".")
+        if domain not in tenant.email_domains:
+            raise _invalid(
+                "domains",
+                f"{value} is not one of {tenant.name}'s e-mail domains "
+                f"({', '.join(tenant.email_domains) or 'none listed'}); its admins list "
+                "its domains in its settings.",
+            )
+        if domain not in wanted:
+            wanted.append(domain)
+    others = await session.scalars(
+        select(Tenant).where(Tenant.id != tenant.id, Tenant.sso_approved_domains.overlap(wanted))
+    )
+    for other in others:
+        shared = sorted(set(other.sso_approved_domains) & set(wanted))
+        raise _invalid(
+            "domains",
+            f"{', '.join(shared)} is approved for single sign-on through {other.name} "
+            f"({other.slug}) already; revoke it there first.",
+        )
+    before = list(tenant.sso_approved_domains or ())
+    tenant.sso_approved_domains = wanted
+    tenant.sso_approved_by, tenant.sso_approved_at = actor, datetime.now(UTC)
+    append_event(
+        session,
+        stream=f"tenant:{tenant.slug}",
+        type="tenant.sso_domains_approved",
+        actor=actor,
+        payload={
+            "tenant": tenant.slug,
+            "domains": wanted,
+            "approved": [domain for domain in wanted if domain not in before],
+            "revoked": [domain for domain in before if domain not in wanted],
+        },
+        tenant_id=tenant.id,
+    )
+    await session.commit()
+    log.info("%s approved single sign-on of %s for %s", actor, tenant.slug, wanted)
+    return tenant
+
+
 async def organisation_for_email(session: AsyncSession, email: str) -> Tenant | None:
-    """The organisation with single sign-on on whose domains include ``email``'s."""
+    """The organisation with single sign-on on that serves ``email``'s domain: one of its
+    domains, approved by a platform admin."""
     domain = membership.email_domain(email.strip())
     if "@" not in email or not domain:
         return None
     tenant: Tenant | None = await session.scalar(
         select(Tenant)
-        .where(Tenant.sso_enabled, Tenant.email_domains.contains([domain]))
+        .where(
+            Tenant.sso_enabled,
+            Tenant.email_domains.contains([domain]),
+            Tenant.sso_approved_domains.contains([domain]),
+        )
         .order_by(Tenant.created_at)
         .limit(1)
     )
@@ -218,7 +308,8 @@ async def sign_in(
     if tenant is None or not tenant.sso_enabled:
         raise _refused("unknown_provider", "This organisation no longer uses single sign-on.")
     email = service.normal_email(identity.email) if identity.email else ""
-    if not email or membership.email_domain(email) not in tenant.email_domains:
+    domain = membership.email_domain(email) if email else ""
+    if not email or domain not in tenant.email_domains:
         domains = ", ".join(tenant.email_domains)
         given = f"the address {email}" if email else "no e-mail address"
         raise _refused(
@@ -226,6 +317,13 @@ async def sign_in(
             f"{service_name(tenant)} gave us {given}. Only addresses at {domains} sign in "
             f"through it, so you are not signed in. Sign in another way, or ask "
             f"{_ask(await _admins(session, tenant))}.",
+        )
+    if domain not in routed_domains(tenant):
+        raise _refused(
+            "domain_not_approved",
+            f"{service_name(tenant)} gave us the address {email}, but no platform admin has "
+            f"approved single sign-on for {domain} yet, so you are not signed in through it. "
+            "Sign in with your password or a mailed link, or ask the platform's operator.",
         )
     # The organisation vouches for addresses at its own domains.
     vouched = replace(identity, email=email, email_verified=True)
@@ -388,11 +486,14 @@ async def _no_other_claims(session: AsyncSession, tenant: Tenant) -> None:
         select(Tenant).where(
             Tenant.sso_enabled,
             Tenant.id != tenant.id,
-            Tenant.email_domains.overlap(tenant.email_domains),
+            Tenant.sso_approved_domains.overlap(tenant.email_domains),
         )
     )
     for other in others:
-        shared = sorted(set(other.email_domains) & set(tenant.email_domains))
+        # Only another's approved domains count: listing a domain claims nothing.
+        shared = sorted(set(routed_domains(other)) & set(tenant.email_domains))
+        if not shared:
+            continue
         raise _invalid(
             "enabled",
             f"Another organisation's sign-in service already serves {', '.join(shared)}. "

@@ -3,9 +3,11 @@
 
 Its form sets the issuer, the client id, the client secret (write-only: never shown back,
 kept when left empty) and whether single sign-on is on; it shows the callback URL to
-register at the provider. "Test connection" checks the issuer typed in the form (its
-discovery document and signing keys) and says what worked or what did not, saving
-nothing. Anyone but the organisation's admins gets the organisation page with why not.
+register at the provider, and which of the organisation's domains a platform admin has
+approved for single sign-on (only those are sent to the provider). "Test connection"
+checks the issuer typed in the form (its discovery document and signing keys) and says
+what worked or what did not, saving nothing. Anyone but the organisation's admins gets
+the organisation page with why not.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ async def _sso_page(
         and sso.decrypt_secret(settings, tenant.sso_client_secret_encrypted) is None,
         values=values,
         enabled=enabled,
+        approved_domains=sso.routed_domains(tenant),
+        waiting_domains=sso.waiting_domains(tenant),
         **context,
     )
     # Nothing is changed by showing the page: let go of the organisation's row.

@@ -207,6 +207,11 @@ def test_a_member_joins_by_mail_and_sees_the_organisations_branding_and_library(
     member_page.screenshot(path=artifact_path("organisation-member.png"), full_page=True)
     assert title in (tenant_patterns(site, member) or [])
     assert pattern_status(site, member, pattern_id) == 200
+    # The organisation's library page lists it, in the organisation's branding.
+    member_page.get_by_role("link", name="Library and projects").click()
+    expect(member_page.get_by_text(title)).to_be_visible()
+    expect(member_page.locator("header .brand")).to_have_text("Acme Lab")
+    member_page.screenshot(path=artifact_path("organisation-library.png"), full_page=True)
 
     # The organisation's own sign-in page, as a signed-out visitor sees it.
     visitor = screen(chromium)
@@ -224,6 +229,9 @@ def test_a_member_joins_by_mail_and_sees_the_organisations_branding_and_library(
     assert "Acme" not in outsider_page.content()
     assert header_colour(outsider_page) != "rgb(13, 148, 136)"
     assert tenant_patterns(site, outsider) == []
+    outsider_page.goto(f"{site}{ORGANISATION}/library")
+    expect(outsider_page.get_by_role("heading", level=1)).to_be_visible()
+    assert title not in outsider_page.content() and "Acme" not in outsider_page.content()
     assert pattern_status(site, outsider, pattern_id) == 404
     outsider_page.goto(f"{site}{ORGANISATION}/branding")
     expect(outsider_page.locator(".brand-preview-name")).to_have_text("Globex")

@@ -113,7 +113,8 @@ class ImportCheck:
 
     @property
     def bad_lines(self) -> int:
-        return len({problem.line for problem in self.problems})
+        # Problems of the whole file (line 0: its size, the seats) are on no line.
+        return len({problem.line for problem in self.problems if problem.line})
 
 
 @dataclass(frozen=True)

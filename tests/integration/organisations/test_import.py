@@ -276,6 +276,8 @@ async def test_a_file_past_the_seats_imports_nothing_until_its_admins_add_seats(
 
     report = await send_import(browser, csv)
     assert report.status_code == 422
+    alert = " ".join(report.text.partition('class="alert"')[2].split())
+    assert alert.startswith('role="alert">1 problem') and " on 1 line" not in alert
     [(line, column, reason)] = problems(report)
     assert (line, column) == ("—", "—")
     assert reason == (

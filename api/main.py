@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import __version__
-from api.accounts import account_pages, admin_pages
+from api.accounts import account_pages, admin_organisations, admin_pages
 from api.accounts import pages as sign_in_pages
 from api.accounts.external import routes as external_sign_in
 from api.auth import HubIdentity
@@ -112,6 +112,7 @@ def create_app(
         external_sign_in,
         account_pages,
         admin_pages,
+        admin_organisations,
         organisation_pages,
         insight_pages,
         import_pages,

@@ -1,8 +1,9 @@
 """Single sign-on for an organisation through the local OpenID Connect provider
 (oidc-provider-mock on loopback): its admin sets it up on the organisation's page and tests
-the connection; people at its domains are sent to it from the sign-in page, and get an
-account and a seat just in time; an issuer that does not answer says so plainly and keeps
-nobody else from signing in."""
+the connection; once a platform admin approves a domain (the REST endpoint or the
+organisations page), people at it are sent to the provider from the sign-in page, and get
+an account and a seat just in time; an unapproved domain is not; an issuer that does not
+answer says so plainly and keeps nobody else from signing in."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from starlette.routing import Route
 from api.accounts.passwords import hash_password
 from api.core.config import Settings
 from api.core.db import Database
-from api.models import Account, Tenant
+from api.core.tenancy import PLATFORM
+from api.models import Account, Event, Tenant
 from api.models.account import AccountIdentity, AccountSession
 from api.organisations import sso
 from tests.support.accounts import (
@@ -37,7 +39,10 @@ from tests.support.accounts import (
     link_path,
     submit,
 )
+from tests.support.admin_pages import person_with_password
+from tests.support.api import PREFIX
 from tests.support.asgi import serve_app
+from tests.support.identity import as_user
 from tests.support.network import free_port
 from tests.support.organisations import (
     ORGANISATION,
@@ -60,6 +65,7 @@ pytestmark = [
 ]
 
 SSO = f"{ORGANISATION}/sso"
+ADMIN_ORGANISATIONS = f"{PAGES}/admin/organisations"
 SECRET = "org-client-secret-7c1f"
 
 
@@ -96,15 +102,31 @@ async def press_test_connection(client: httpx.AsyncClient, issuer: str) -> httpx
     return await submit(client, SSO, fields, page=SSO)
 
 
+def sso_domains_url(slug: str) -> str:
+    return f"{PREFIX}/admin/tenants/{slug}/sso-domains"
+
+
+async def approve_by_api(
+    open_browser: OpenBrowser, slug: str, domains: list[str], *, who: str = "root"
+) -> httpx.Response:
+    """``PUT /admin/tenants/{slug}/sso-domains`` as the hub user ``who`` (root: a platform
+    admin)."""
+    api = await open_browser()
+    return await api.put(sso_domains_url(slug), json={"domains": domains}, headers=as_user(who))
+
+
 async def organisation_with_sso(
     open_browser: OpenBrowser, database: Database, issuer: str, **organisation: str
 ) -> tuple[httpx.AsyncClient, Account, str, str]:
-    """An organisation run by a new admin, its domain, its single sign-on at ``issuer``."""
+    """An organisation run by a new admin, its domain (approved by a platform admin), its
+    single sign-on at ``issuer``."""
     browser = await open_browser()
     domain = fresh_domain()
     admin, slug = await run_by(browser, database, email_domains=domain, **organisation)
     saved = await save_sso(browser, issuer)
     assert saved.status_code == 303, saved.text
+    approved = await approve_by_api(open_browser, slug, [domain])
+    assert approved.status_code == 200, approved.text
     return browser, admin, slug, domain
 
 
@@ -370,6 +392,7 @@ async def test_an_existing_member_at_the_domain_is_signed_in_and_linked(
     joined = await join_on_link(member_browser, link)
     assert joined.status_code == 303, joined.text
     assert (await save_sso(admin_browser, provider.issuer)).status_code == 303
+    assert (await approve_by_api(open_browser, slug, [domain])).status_code == 200
     # From now on their address goes to the organisation's provider, password or not.
     routed = await sign_in_form(await open_browser(), member.email, password=PASSWORD)
     assert urlsplit(sso_start_of(routed)).path == f"{PAGES}/external/org-{slug}/start"
@@ -555,3 +578,185 @@ async def test_only_the_organisations_admins_see_or_change_its_single_sign_on(
     assert alone.status_code == 403 and "You are in no organisation" in alone.text
     signed_out = await (await open_browser()).get(SSO)
     assert signed_out.status_code == 303 and "/sign-in" in signed_out.headers["location"]
+
+
+# A platform admin approves each domain ---------------------------------------------------------
+
+
+async def straight_to_provider(
+    browser: httpx.AsyncClient, provider: OidcMock, slug: str, sub: str
+) -> httpx.Response:
+    """Start at the organisation's provider without the sign-in page (as a crafted link
+    would), sign in there as ``sub`` and come back: the api's answer."""
+    answer = await browser.get(f"{PAGES}/external/org-{slug}/start?next=%2Fhub%2Fhome")
+    assert answer.status_code == 303, answer.text
+    return await come_back(browser, await provider.sign_in(answer.headers["location"], sub))
+
+
+async def tenant_events(database: Database, slug: str, type: str) -> list[Event]:
+    async with database.scoped(PLATFORM) as session:
+        return list(
+            await session.scalars(
+                select(Event).where(Event.stream == f"tenant:{slug}", Event.type == type)
+            )
+        )
+
+
+async def test_an_unapproved_domain_is_not_sent_to_the_provider_and_its_answer_is_refused(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock
+) -> None:
+    admin_browser = await open_browser()
+    domain = fresh_domain()
+    _, slug = await run_by(admin_browser, database, email_domains=domain)
+    assert (await save_sso(admin_browser, provider.issuer)).status_code == 303
+    shown = await admin_browser.get(SSO)
+    assert f"Waiting for a platform admin to approve single sign-on for {domain}" in shown.text
+    assert f"Until then nobody at {domain} is sent to the provider" in shown.text
+
+    # The sign-in page treats the address as any other: a password signs in.
+    person = await person_at(database, f"ana-{uuid.uuid4().hex[:6]}@{domain}")
+    assert person.email is not None
+    answer = await sign_in_form(await open_browser(), person.email, password=PASSWORD)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/hub/home"
+    wrong = await sign_in_form(await open_browser(), f"nobody@{domain}", password="not-it")
+    assert wrong.status_code == 401 and "Sign in with Acme Research" not in wrong.text
+
+    # Reached directly, the provider's answer for an address there makes nobody an account.
+    sub, email = subject(), f"new-{uuid.uuid4().hex[:6]}@{domain}"
+    provider.set_user(sub, {"email": email, "name": "New Comer"})
+    refused = await straight_to_provider(await open_browser(), provider, slug, sub)
+    assert refused.status_code == 403, refused.text
+    assert f"no platform admin has approved single sign-on for {domain} yet" in refused.text
+    no_stack_trace(refused)
+    assert await account_with(database, email) is None
+    assert await identity_of(database, slug, sub) is None
+
+
+async def test_a_platform_admin_approves_a_domain_on_the_organisations_page(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock
+) -> None:
+    org_browser = await open_browser()
+    domain = fresh_domain()
+    _, slug = await run_by(org_browser, database, email_domains=domain, name="Initech Labs")
+    assert (await save_sso(org_browser, provider.issuer)).status_code == 303
+    email = f"joy-{uuid.uuid4().hex[:6]}@{domain}"
+    assert (await sign_in_form(await open_browser(), email)).status_code == 401
+
+    platform_admin = await person_with_password(database, role="platform_admin")
+    browser = await open_browser()
+    await sign_in_to(browser, platform_admin, ADMIN_ORGANISATIONS)
+    accounts = await browser.get(f"{PAGES}/admin")
+    assert f'href="{ADMIN_ORGANISATIONS}"' in accounts.text  # linked from the accounts page
+    listed = await browser.get(ADMIN_ORGANISATIONS)
+    assert listed.status_code == 200, listed.text
+    row = listed.text.split(f'id="organisation-{slug}"', 1)[1].split("</tr>", 1)[0]
+    assert "Initech Labs" in row and "company" in row and provider.issuer in row
+    assert f'data-domain="{domain}"' in row and "not approved" in row
+    assert f"Approve single sign-on for {domain}" in row
+
+    form = f"{ADMIN_ORGANISATIONS}/{slug}/sso-domains"
+    fields = {"domain": domain, "action": "approve"}
+    approved = await submit(browser, form, fields, page=ADMIN_ORGANISATIONS)
+    assert approved.status_code == 303, approved.text
+    notice = await browser.get(approved.headers["location"])
+    assert f"Single sign-on is approved for {domain}" in notice.text
+    row = notice.text.split(f'id="organisation-{slug}"', 1)[1].split("</tr>", 1)[0]
+    assert f"Revoke single sign-on for {domain}" in row
+    assert f"approvals changed by {platform_admin.username}" in row
+    tenant = await tenant_row(database, slug)
+    assert tenant.sso_approved_domains == [domain]
+    assert tenant.sso_approved_by == platform_admin.username and tenant.sso_approved_at
+    [event] = await tenant_events(database, slug, "tenant.sso_domains_approved")
+    assert event.actor == platform_admin.username and event.payload["approved"] == [domain]
+
+    # Now the address goes to the organisation's provider, and its page says so.
+    routed = await sign_in_form(await open_browser(), email)
+    assert urlsplit(sso_start_of(routed, "Initech Labs")).path == (
+        f"{PAGES}/external/org-{slug}/start"
+    )
+    shown = await org_browser.get(SSO)
+    assert "Waiting for a platform admin" not in shown.text
+    assert f"people at {domain} are sent to the provider" in shown.text
+
+    # Revoked: the sign-in page treats the address as any other again.
+    revoked = await submit(
+        browser, form, {"domain": domain, "action": "revoke"}, page=ADMIN_ORGANISATIONS
+    )
+    assert revoked.status_code == 303, revoked.text
+    assert (await tenant_row(database, slug)).sso_approved_domains == []
+    assert (await sign_in_form(await open_browser(), email)).status_code == 401
+
+
+async def test_the_api_approves_only_the_organisations_own_domains(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock
+) -> None:
+    browser = await open_browser()
+    domain = fresh_domain()
+    _, slug = await run_by(browser, database, email_domains=domain)
+    refused = await approve_by_api(open_browser, slug, [domain, "gmail.com"])
+    assert refused.status_code == 422, refused.text
+    assert "gmail.com is not one of Acme Research's e-mail domains" in refused.text
+    assert (await tenant_row(database, slug)).sso_approved_domains == []
+    missing = await approve_by_api(open_browser, f"no-{uuid.uuid4().hex[:8]}", [domain])
+    assert missing.status_code == 404, missing.text
+
+    approved = await approve_by_api(open_browser, slug, [domain.upper()])
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert body["sso_approved_domains"] == [domain] and body["sso_approved_by"] == "root"
+    assert body["sso_approved_at"] is not None
+    [event] = await tenant_events(database, slug, "tenant.sso_domains_approved")
+    assert event.actor == "root" and event.payload["domains"] == [domain]
+
+    # Another organisation listing the same domain cannot have it approved as well.
+    rival = await open_browser()
+    _, rival_slug = await run_by(rival, database, email_domains=domain)
+    taken = await approve_by_api(open_browser, rival_slug, [domain])
+    assert taken.status_code == 422, taken.text
+    assert f"{domain} is approved for single sign-on through Acme Research" in taken.text
+    assert (await tenant_row(database, rival_slug)).sso_approved_domains == []
+
+
+async def test_an_organisation_admin_who_is_no_platform_admin_cannot_approve(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock
+) -> None:
+    browser = await open_browser()
+    domain = fresh_domain()
+    admin, slug = await run_by(browser, database, email_domains=domain)
+    assert (await save_sso(browser, provider.issuer)).status_code == 303
+    by_api = await approve_by_api(open_browser, slug, [domain], who=admin.username)
+    assert by_api.status_code == 403, by_api.text
+    page = await browser.get(ADMIN_ORGANISATIONS)
+    assert page.status_code == 403 and "Only the platform's admins" in page.text
+    shown = await browser.get(SSO)
+    forged = await browser.post(
+        f"{ADMIN_ORGANISATIONS}/{slug}/sso-domains",
+        data={"domain": domain, "action": "approve", "csrf_token": csrf_token(shown.text)},
+    )
+    assert forged.status_code == 403, forged.text
+    assert (await tenant_row(database, slug)).sso_approved_domains == []
+    assert (await sign_in_form(await open_browser(), f"x@{domain}")).status_code == 401
+
+
+async def test_a_domain_removed_from_the_organisations_domains_loses_its_approval(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock
+) -> None:
+    browser = await open_browser()
+    kept, dropped = fresh_domain(), fresh_domain()
+    _, slug = await run_by(browser, database, email_domains=f"{kept} {dropped}")
+    assert (await save_sso(browser, provider.issuer)).status_code == 303
+    assert (await approve_by_api(open_browser, slug, [kept, dropped])).status_code == 200
+    settings_form = f"{ORGANISATION}/settings"
+    only_kept = {"name": "Acme Research", "email_domains": kept, "seats": ""}
+    assert (await post_on_page(browser, settings_form, only_kept)).status_code == 303
+    assert (await tenant_row(database, slug)).sso_approved_domains == [kept]
+    # Listed again, it waits for a platform admin again.
+    both = {**only_kept, "email_domains": f"{kept}, {dropped}"}
+    assert (await post_on_page(browser, settings_form, both)).status_code == 303
+    assert (await tenant_row(database, slug)).sso_approved_domains == [kept]
+    assert (await sign_in_form(await open_browser(), f"y@{dropped}")).status_code == 401
+    routed = await sign_in_form(await open_browser(), f"y@{kept}")
+    assert urlsplit(sso_start_of(routed)).path == f"{PAGES}/external/org-{slug}/start"
+    shown = await browser.get(SSO)
+    assert f"Waiting for a platform admin to approve single sign-on for {dropped}" in shown.text

@@ -1,7 +1,8 @@
 """Single sign-on in chromium, on a desktop and a phone-sized screen: an admin sets up the
 organisation's provider (oidc-provider-mock on loopback) on its page, tests the connection
-and turns it on; a newcomer at the organisation's domain types their address on the sign-in
-page, signs in at the provider, completes the profile and is a member.
+and turns it on; its domain waits until a platform admin approves it on the organisations
+page; then a newcomer at the domain types their address on the sign-in page, signs in at
+the provider, completes the profile and is a member.
 
 The api is served by uvicorn on loopback with the public address the browser uses (the
 provider sends the browser back there); screenshots go to test-artifacts/accounts-sso-*.png.
@@ -128,8 +129,28 @@ def set_up_sso(
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".notice")).to_contain_text("were saved")
     expect(page.locator(".facts")).to_contain_text("On")
+    expect(page.locator(".domain-approvals")).to_contain_text(
+        f"Waiting for a platform admin to approve single sign-on for {domain}"
+    )
     check_page(page, "sso-saved", screen, heading="Single sign-on")
     return slug, domain
+
+
+def approve_domain(page: Page, site: str, settings: Settings, domain: str, screen: str) -> None:
+    """A platform admin approves ``domain`` on the organisations page."""
+    admin = person_with_password(settings, role="platform_admin", display_name="Alan Turing")
+    assert admin.email is not None
+    sign_in_with_password(page, site, admin.email, f"{PAGES}/admin")
+    page.get_by_role("link", name="Organisations").click()
+    expect(page.locator("h1")).to_have_text("Organisations")
+    entry = page.locator(f'li[data-domain="{domain}"]')
+    expect(entry).to_contain_text("not approved")
+    entry.get_by_role("button", name="Approve").click()
+    expect(page.locator(".notice")).to_contain_text(f"Single sign-on is approved for {domain}")
+    approved = page.locator(f'li[data-domain="{domain}"]')
+    expect(approved.get_by_role("button", name="Revoke")).to_be_visible()
+    expect(approved).not_to_contain_text("not approved")
+    check_page(page, "sso-approved", screen, heading="Organisations")
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))
@@ -139,6 +160,9 @@ def test_an_admin_sets_it_up_and_a_newcomer_signs_in_through_it(
     admin_page = open_screen(chromium, screen)
     slug, domain = set_up_sso(admin_page, site, settings, provider, screen)
     admin_page.context.close()
+    platform_page = open_screen(chromium, screen)
+    approve_domain(platform_page, site, settings, domain, screen)
+    platform_page.context.close()
 
     sub, email = f"staff-{uuid.uuid4().hex[:8]}", f"lin-{uuid.uuid4().hex[:6]}@{domain}"
     provider.set_user(sub, {"email": email, "name": "Lin Chen"})

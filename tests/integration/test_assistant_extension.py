@@ -366,6 +366,7 @@ NOT_AN_ID = "0" * 32
 HANDLERS: list[tuple[str, tuple[str, ...], dict[str, Any] | None, int, set[str]]] = [
     ("GET", ("assistant", "status"), None, 200, {scope("read", "assistant:status")}),
     ("GET", ("session", "usage"), None, 200, {scope("read", "assistant:usage")}),
+    ("GET", ("branding",), None, 200, {scope("read", "assistant:branding")}),
     ("POST", ("assistant", "chat"), {"message": " "}, 422, {scope("write", "assistant:chat")}),
     ("GET", ("assistant", "conversations"), None, 200, {scope("read", "assistant:chat")}),
     (
@@ -392,6 +393,7 @@ HANDLERS: list[tuple[str, tuple[str, ...], dict[str, Any] | None, int, set[str]]
 ]
 # A token with every action on these resources (the ones the handlers here check) but one.
 RESOURCES = ["assistant:status", "assistant:usage", "assistant:chat", "assistant:notebook"]
+RESOURCES += ["assistant:branding"]
 RESOURCES += ["assistant:completion", "contents"]
 ALL_SCOPES = {scope(action, resource) for action in ACTIONS for resource in RESOURCES}
 

@@ -56,8 +56,10 @@ async def test_anyone_but_a_platform_admin_gets_403_on_every_admin_page_and_form
 ) -> None:
     target = await person_with_password(database)
     person = await person_with_password(database, role="org_admin")
-    pages = [ADMIN, f"{ADMIN}?q=a", account_page(target), IMPORT]
+    organisations = f"{ADMIN}/organisations"
+    pages = [ADMIN, f"{ADMIN}?q=a", account_page(target), IMPORT, organisations]
     forms = [f"{account_page(target)}/{action}" for action in ACTIONS] + [IMPORT]
+    forms.append(f"{organisations}/any-organisation/sso-domains")
     async with account_pages(account_settings) as browser:
         for path in pages + forms:
             answer = await (browser.get(path) if path in pages else browser.post(path, data={}))

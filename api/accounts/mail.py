@@ -88,7 +88,8 @@ class Mailer:
     def _write_to_outbox(self, message: EmailMessage) -> Path:
         outbox = outbox_dir(self.settings)
         outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        # Microseconds: names sort as the mails were written, even several in one second.
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         path.write_bytes(message.as_bytes())
         path.chmod(0o600)

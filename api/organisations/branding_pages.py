@@ -26,7 +26,7 @@ from api.deps import CurrentUser, QuotaService, SessionDep
 from api.errors import ApiError, NotFound
 from api.models import Account
 from api.organisations import branding
-from api.organisations.pages import organisation_page
+from api.organisations.pages import forget_changes, organisation_page, refusal
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,8 @@ async def branding_page(
     try:
         tenant = await branding.branded_organisation(db, account)
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)
-        return await organisation_page(request, db, account, status=exc.status, error=exc.message)
+        await forget_changes(db, account)
+        return await organisation_page(request, db, account, **refusal(exc))
     brand = branding.brand_of(tenant)
     logo = tenant.brand_logo
     await db.commit()  # the lock on the organisation is not kept while the page is read
@@ -143,16 +142,13 @@ async def save_branding(request: Request, db: SessionDep) -> Response:
     except CsrfRefused as exc:
         return problem_page(request, exc, account=account)
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)  # a rollback expires what the session holds
+        await forget_changes(db, account)
         log.info("branding page: refused for %s: %s", account.username, exc.message)
         return await branding_page(
             request,
             db,
             account,
-            status=exc.status,
-            error=exc.message,
-            error_field=exc.fields[0]["field"] if exc.fields else None,
+            **refusal(exc),
             values={
                 key: fields.get(key, "") for key in ("brand_name", "brand_primary", "brand_accent")
             },

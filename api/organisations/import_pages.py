@@ -40,7 +40,7 @@ from api.deps import SessionDep
 from api.models import Account, Tenant, UserProfile
 from api.models.profile import DEFAULT_PLAN
 from api.organisations import insights, member_defaults, membership
-from api.organisations.pages import HERE
+from api.organisations.pages import HERE, forget_changes
 
 log = logging.getLogger(__name__)
 
@@ -238,8 +238,7 @@ async def resend_invitation(request: Request, db: SessionDep, account_id: str) -
             db, _settings(request), mailer_for(request), target, actor=account
         )
     except AccountError as exc:
-        await db.rollback()
-        await db.refresh(account)
+        await forget_changes(db, account)
         await db.refresh(tenant)
         return await _form(request, db, account, tenant, status=exc.status, error=exc.message)
     return redirect(f"{IMPORT}?done=resent")

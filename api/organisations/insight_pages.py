@@ -24,7 +24,7 @@ from api.errors import ApiError
 from api.models import Account, Plan
 from api.organisations import insights, member_defaults
 from api.organisations.insights import Standing
-from api.organisations.pages import HERE
+from api.organisations.pages import HERE, forget_changes, refusal
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,7 @@ async def change_defaults(request: Request, db: SessionDep) -> Response:
             images=fields.get("images", ""),
         )
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)  # a rollback expires what the session holds
+        await forget_changes(db, account)
         log.info("member defaults refused for %s: %s", account.username, exc.message)
         standing = await insights.standing_of(db, account)
         if standing.tenant is None or not standing.is_admin:
@@ -176,9 +175,7 @@ async def change_defaults(request: Request, db: SessionDep) -> Response:
             db,
             account,
             standing,
-            status=exc.status,
-            error=exc.message,
-            error_field=exc.fields[0]["field"] if exc.fields else None,
+            **refusal(exc),
             values={key: fields.get(key, "") for key in KEEP},
             apply_now=fields.get("apply_now") == "yes",
         )

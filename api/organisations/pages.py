@@ -109,6 +109,22 @@ async def organisation_page(
     )
 
 
+async def forget_changes(db: AsyncSession, account: Account) -> None:
+    """After a refused action: nothing of it stays, and ``account`` is read again (a
+    rollback expires what the session holds)."""
+    await db.rollback()
+    await db.refresh(account)
+
+
+def refusal(exc: ApiError) -> dict[str, Any]:
+    """A refused action's status, message and the field it names, for the page again."""
+    return {
+        "status": exc.status,
+        "error": exc.message,
+        "error_field": exc.fields[0]["field"] if exc.fields else None,
+    }
+
+
 async def act(request: Request, db: AsyncSession, action: Action) -> Response:
     """A POST of the page: the signed-in person, the form (its token checked), the action;
     then the page again, with what was done or what is wrong."""
@@ -121,9 +137,7 @@ async def act(request: Request, db: AsyncSession, action: Action) -> Response:
     try:
         done = await action(account, fields)
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)  # a rollback expires what the session holds
-        field = exc.fields[0]["field"] if exc.fields else None
+        await forget_changes(db, account)
         log.info(
             "organisation page: %s refused for %s: %s",
             request.url.path,
@@ -134,9 +148,7 @@ async def act(request: Request, db: AsyncSession, action: Action) -> Response:
             request,
             db,
             account,
-            status=exc.status,
-            error=exc.message,
-            error_field=field,
+            **refusal(exc),
             values={key: fields.get(key, "") for key in KEEP},
         )
     return redirect(f"{HERE}?done={done}")
@@ -302,7 +314,6 @@ async def accept_invitation(request: Request, db: SessionDep, token: str) -> Res
     try:
         await invitations.accept(db, account, token)
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)  # a rollback expires what the session holds
+        await forget_changes(db, account)
         return invitation_problem(request, account, exc)
     return redirect(f"{HERE}?done=joined")

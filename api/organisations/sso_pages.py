@@ -25,7 +25,7 @@ from api.deps import SessionDep
 from api.errors import ApiError
 from api.models import Account
 from api.organisations import membership, sso
-from api.organisations.pages import HERE, organisation_page
+from api.organisations.pages import HERE, forget_changes, organisation_page, refusal
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,8 @@ async def _sso_page(
     try:
         tenant = await membership.admin_of(db, account, DOING)
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)
-        return await organisation_page(request, db, account, status=exc.status, error=exc.message)
+        await forget_changes(db, account)
+        return await organisation_page(request, db, account, **refusal(exc))
     values = context.pop("values", None) or {
         "issuer": tenant.sso_issuer or "",
         "client_id": tenant.sso_client_id or "",
@@ -119,8 +118,7 @@ async def change_sso(request: Request, db: SessionDep) -> Response:
             enabled=enabled,
         )
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)  # a rollback expires what the session holds
+        await forget_changes(db, account)
         log.info("single sign-on page: refused for %s: %s", account.username, exc.message)
         if exc.status == 403:
             return await organisation_page(
@@ -130,9 +128,7 @@ async def change_sso(request: Request, db: SessionDep) -> Response:
             request,
             db,
             account,
-            status=exc.status,
-            error=exc.message,
-            error_field=exc.fields[0]["field"] if exc.fields else None,
+            **refusal(exc),
             values=kept,
             enabled=enabled,
         )
@@ -150,12 +146,10 @@ async def _test(
     try:
         await membership.admin_of(db, account, DOING)
         # No row stays locked while the issuer is asked.
-        await db.rollback()
-        await db.refresh(account)
+        await forget_changes(db, account)
         check = await sso.test_connection(fields.get("issuer", ""))
     except ApiError as exc:
-        await db.rollback()
-        await db.refresh(account)
+        await forget_changes(db, account)
         if exc.status == 403:
             return await organisation_page(
                 request, db, account, status=exc.status, error=exc.message
@@ -164,9 +158,7 @@ async def _test(
             request,
             db,
             account,
-            status=exc.status,
-            error=exc.message,
-            error_field=exc.fields[0]["field"] if exc.fields else None,
+            **refusal(exc),
             values=kept,
             enabled=enabled,
         )

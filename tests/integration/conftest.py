@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from api.core import migrate
 from api.core.config import Settings
@@ -13,8 +14,10 @@ from api.core.db import Database
 from api.core.postgres import EmbeddedPostgres
 from api.core.tenancy import PLATFORM
 from api.patterns.embedder import Embedder, get_embedder
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.database import create_database, drop_database
 from tests.support.filesystem import reachable_by_other_users
+from tests.support.smtp import SmtpServer, smtp_server
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +58,19 @@ async def database(migrated: Settings) -> AsyncIterator[Database]:
     # The tests' own reads and writes are the platform's; the api scopes its own sessions.
     yield db.in_scope(PLATFORM)
     await db.dispose()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium through Playwright, for a module's browser tests."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def mail_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback for a module (its pages' site is served once a module)."""
+    with smtp_server() as server:
+        yield server

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
 from api.core.config import Settings
@@ -35,7 +35,6 @@ from hub.spawners import labextension_data_path
 from tests.support.artifacts import artifact_path
 from tests.support.asgi import serve_app
 from tests.support.branding import png
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.identity import AnyUserIdentity, as_user, fresh_user
 from tests.support.network import free_port
 from tests.support.waiting import PATIENCE_SECONDS
@@ -45,14 +44,6 @@ pytestmark = pytest.mark.slow
 API = "/services/api"
 REPO = Path(__file__).resolve().parents[2]
 TEAL, AMBER = "#0d9488", "#f59e0b"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ import httpx
 import pytest
 import pytest_asyncio
 from jupyterhub.tests.mocking import MockHub
-from playwright.sync_api import Browser, sync_playwright
 
 from api.core.config import Settings
 from api.core.db import Database
 from tests.support.accounts import account_pages, mail_settings
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.own_account import platform_mock_hub
 from tests.support.smtp import SmtpServer, smtp_server
 
@@ -69,18 +67,3 @@ async def db(migrated: Settings) -> AsyncIterator[Database]:
 
 
 # Chromium --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mail_server() -> Iterator[SmtpServer]:
-    """A mail server for the whole module (its pages' site is served once a module)."""
-    with smtp_server() as server:
-        yield server

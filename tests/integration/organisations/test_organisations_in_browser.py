@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from api.core.config import Settings
 from api.core.db import Database
@@ -27,9 +27,8 @@ from tests.support.accounts import PAGES, PASSWORD, create_person, link_path, ma
 from tests.support.artifacts import artifact_path
 from tests.support.asgi import serve_app
 from tests.support.branding import png
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.identity import AnyUserIdentity, as_user
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow
 
@@ -37,20 +36,6 @@ API = "/services/api"
 ORGANISATION = f"{PAGES}/organisation"
 DESKTOP = {"width": 1280, "height": 900}
 TEAL, AMBER = "#0d9488", "#f59e0b"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mail_server() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

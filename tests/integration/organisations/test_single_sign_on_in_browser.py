@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from api.core.config import Settings
@@ -23,7 +23,6 @@ from api.main import create_app
 from api.models import Account
 from tests.support.accounts import PAGES, mail_settings
 from tests.support.asgi import serve_app
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.identity import AnyUserIdentity
 from tests.support.network import free_port
 from tests.support.organisations import membership
@@ -36,7 +35,7 @@ from tests.support.screens import (
     person_with_password,
     sign_in_with_password,
 )
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.smtp import SmtpServer
 
 ORGANISATION = f"{PAGES}/organisation"
 
@@ -46,20 +45,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:authlib.jose module is deprecated"),
     pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning"),
 ]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def mail_server() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

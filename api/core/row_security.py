@@ -74,11 +74,9 @@ def rows_of_visible(parent: str, reference: str) -> str:
     return f"EXISTS (SELECT 1 FROM {parent} AS parent WHERE parent.id = {reference})"  # noqa: S608
 
 
-def replace_policy(table: str, condition: str) -> None:
-    op.execute(f"DROP POLICY {POLICY} ON {table}")
-    op.execute(
-        f"CREATE POLICY {POLICY} ON {table} FOR ALL USING ({condition}) WITH CHECK ({condition})"
-    )
+def add_read_policy(table: str, name: str, condition: str) -> None:
+    """Rows a scope may read beyond those it may change (policies for one command add up)."""
+    op.execute(f"CREATE POLICY {name} ON {table} FOR SELECT USING ({condition})")
 
 
 def protect(table: str, condition: str) -> None:

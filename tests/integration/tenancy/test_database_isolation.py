@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, delete, func, select, text, update
 from sqlalchemy.exc import ProgrammingError
 
 from api.core import migrate
@@ -286,6 +286,18 @@ async def test_an_organisations_admin_reads_its_members_ledgers_not_their_chats(
     assert await _ids(api_database, admin, AssistantConversation, "owner") == {orgs.ada}
     member = Scope(user=colleague, tenant_id=orgs.acme)
     assert await _ids(api_database, member, ServerSession, "hub_name") == {colleague}
+    # Reading is all: an admin can neither rewrite nor erase a member's ledger.
+    async with api_database.scoped(admin) as session:
+        ended = started + timedelta(hours=1)
+        rewritten = await session.execute(
+            update(ServerSession).where(ServerSession.hub_name == colleague).values(ended_at=ended)
+        )
+        erased = await session.execute(
+            delete(ServerSession).where(ServerSession.hub_name == colleague)
+        )
+        assert (rewritten.rowcount, erased.rowcount) == (0, 0)  # type: ignore[attr-defined]
+        await session.commit()
+    assert await _ids(api_database, PLATFORM, ServerSession, "hub_name") >= {colleague}
     # Saying "admin" without an organisation grants nothing.
     nowhere = Scope(user=orgs.gus, tenant_admin=True)
     assert await _ids(api_database, nowhere, ServerSession, "hub_name") == {orgs.gus}

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.accounts import ratelimit
 from api.accounts.links import page_url, token_hash
 from api.accounts.mail import Mailer, compose
 from api.core.config import Settings
@@ -82,6 +83,10 @@ async def pending_invitations(
     )
 
 
+# Invitations one organisation may send per rate-limit window (a large class at once).
+INVITATIONS_PER_WINDOW = 100
+
+
 async def invite(
     session: AsyncSession,
     settings: Settings,
@@ -101,6 +106,16 @@ async def invite(
     )
     if already is not None:
         raise Conflict(f"{address} is a member of {tenant.name} already.")
+    # The platform's mail server is not a relay: a few invitations to one address, and a
+    # class's worth from one organisation, per quarter hour.
+    limits = (
+        ratelimit.mail_limit("organisation_invitation", address),
+        ratelimit.Limit(f"invitations:{tenant.id}", INVITATIONS_PER_WINDOW),
+    )
+    await ratelimit.refuse_if_limited(
+        session, *limits, message=f"{tenant.name} has sent many invitations just now."
+    )
+    ratelimit.record(session, *limits)
     now = datetime.now(UTC)
     await session.execute(
         update(OrganisationInvitation)

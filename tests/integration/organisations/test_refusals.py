@@ -4,6 +4,7 @@ full seats, bad input, other organisations' members."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,6 +44,21 @@ async def test_inviting_an_existing_member_is_refused(
     assert f"{admin.email.upper().rpartition('@')[0]}@" in answer.text
     assert "is a member of Acme Research already" in answer.text
     assert smtp.inbox.to(admin.email) == []
+
+
+async def test_invitations_to_one_address_are_limited(
+    open_browser: OpenBrowser, smtp: SmtpServer, database: Database
+) -> None:
+    admin_browser = await open_browser()
+    await run_by(admin_browser, database)
+    address = f"flooded-{uuid.uuid4().hex[:8]}@example.org"
+    for _ in range(3):
+        assert (await invite_on_page(admin_browser, address)).status_code == 303
+    refused = await invite_on_page(admin_browser, address)
+    assert refused.status_code == 429
+    assert "has sent many invitations just now" in refused.text
+    assert "Try again after" in refused.text
+    assert len(smtp.inbox.to(address)) == 3
 
 
 async def test_an_expired_invitation_says_so_and_whom_to_ask(

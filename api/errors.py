@@ -11,12 +11,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+
+# What PostgreSQL answers when concurrent transactions collide: a retry succeeds.
+CONTENTION = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
 class ApiError(Exception):
@@ -151,6 +156,19 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = _field_errors(exc)
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         return _json(422, "invalid_request", f"The request is not valid: {summary}", fields=fields)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        if isinstance(exc.orig, CONTENTION):
+            # Two people changed the same rows at once and PostgreSQL stopped one of them;
+            # nothing of theirs was kept, and trying again works.
+            log.info("%s %s lost a race: %s", request.method, request.url.path, exc.orig)
+            return _json(
+                503,
+                "busy",
+                "Someone changed the same thing at the same moment; nothing was saved. Try again.",
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jupyterhub.spawner import SpawnException
-from traitlets import Float, Unicode, default
+from traitlets import Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from api.core.config import get_settings
@@ -51,13 +51,14 @@ def idle_args(limits: PlanLimits) -> list[str]:
     ]
 
 
-def chosen_image(choice: str | None, offered: Sequence[str]) -> str | None:
-    """The image a server runs when the person's organisation offers ``offered``: their
-    choice if it is one of them, else the first; None when there is no list (the
-    spawner's own image)."""
-    if not offered:
+def chosen_image(choice: str | None, offered: Sequence[str], allowed: Sequence[str]) -> str | None:
+    """The image a server runs when the person's organisation offers ``offered`` and the
+    operator allows organisations ``allowed``: of the images in both, their choice if it
+    is one, else the first; None when none is in both (the spawner's own image)."""
+    usable = [image for image in offered if image in allowed]
+    if not usable:
         return None
-    return choice if choice in offered else offered[0]
+    return choice if choice in usable else usable[0]
 
 
 def session_start(hub_started: datetime | None) -> datetime:
@@ -104,6 +105,21 @@ class PlanLimitsMixin(_SpawnerBase):  # type: ignore[misc]
         that takes long means it is down.
         """,
     ).tag(config=True)
+
+    organisation_images = List(
+        Unicode(),
+        help="""Images an organisation may offer its members' servers (the operator's
+        allow-list). A server runs an image of its organisation's list only when it is in
+        this one too; otherwise the spawner's own image.
+
+        Default: the platform setting DATAZENTR_ORGANISATION_IMAGES (empty: organisations
+        cannot choose images).
+        """,
+    ).tag(config=True)
+
+    @default("organisation_images")
+    def _default_organisation_images(self) -> list[str]:
+        return list(get_settings().organisation_images)
 
     @default("platform_api_url")
     def _default_platform_api_url(self) -> str:
@@ -173,14 +189,25 @@ class PlanLimitsMixin(_SpawnerBase):  # type: ignore[misc]
         return result
 
     def use_offered_image(self, offered: Sequence[str]) -> None:
-        """Run the image the person's organisation offers (their choice if it is one of
-        them, else its first). Only container spawners have an image; the organisation's
-        list replaces the spawner's own allow-list for this start."""
+        """Run an image the person's organisation offers that the operator allows too
+        (``organisation_images``): their choice if it is one of them, else the first.
+        Only container spawners have an image; with none in both lists the spawner's own
+        image (and allow-list) stay."""
         if not offered or not self.has_trait("image"):
             return
         options: dict[str, Any] = dict(getattr(self, "user_options", None) or {})
         current: str | None = getattr(self, "image", None)
-        image = chosen_image(options.pop("image", None) or current, offered)
+        image = chosen_image(
+            options.get("image") or current, offered, list(self.organisation_images)
+        )
+        if image is None:
+            self.log.warning(
+                "%s's organisation offers only images the operator does not allow: %s",
+                self.user.name,
+                ", ".join(offered),
+            )
+            return
+        options.pop("image", None)
         if image != current:
             self.log.info("%s runs %s, an image their organisation offers", self.user.name, image)
         # DockerSpawner would check a chosen image against its own allow-list again.

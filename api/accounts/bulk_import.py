@@ -10,8 +10,9 @@ invitation. A mail that fails is reported for that person; it does not undo the 
 
 An organisation's admins import into their own organisation through the same path
 (``check_organisation_import``, ``run_import`` with ``organisation``): every row goes into
-it, roles stop at org_admin, plans at what its member defaults offer (an empty plan: its
-member plan), and a file that would take more seats than it has imports nothing.
+it, roles stop at org_admin, plans at what its member defaults offer (up to its own plan;
+without one, only the default plan; an empty plan: its member plan), and a file that would
+take more seats than it has imports nothing.
 """
 
 from __future__ import annotations
@@ -262,9 +263,9 @@ async def _platform_rules(db_session: AsyncSession) -> _Rules:
 async def _organisation_rules(db_session: AsyncSession, tenant: Tenant) -> _Rules:
     plans = {plan.code.lower(): plan for plan in await db_session.scalars(select(Plan))}
     offered = frozenset(plan.code for plan in await offered_plans(db_session, tenant))
-    return _Rules(
-        ORGANISATION_ROLES, plans, offered, tenant.member_plan_code or DEFAULT_PLAN, tenant
-    )
+    # An empty plan is the member plan, while the organisation may still give it.
+    member_plan = tenant.member_plan_code if tenant.member_plan_code in offered else None
+    return _Rules(ORGANISATION_ROLES, plans, offered, member_plan or DEFAULT_PLAN, tenant)
 
 
 async def check_import(db_session: AsyncSession, data: bytes) -> ImportCheck:
@@ -295,8 +296,9 @@ def _plan_problem(line: int, plan_text: str, plan: Plan | None, rules: _Rules) -
         )
     else:
         reason = (
-            f"The {plan.name} plan is given by the platform's operator only; use one of "
-            f"{', '.join(sorted(rules.offered))}."
+            f"{tenant.name} has no plan of its own yet, so its members get only the "
+            f"platform's default plan ({DEFAULT_PLAN}); leave the plan empty or write "
+            f"{DEFAULT_PLAN}."
         )
     return RowProblem(line, "plan", reason)
 

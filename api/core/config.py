@@ -265,6 +265,12 @@ class Settings(BaseSettings):
         description="The image user containers run. Unset: the platform's own image, "
         "built by `make up` when missing.",
     )
+    organisation_images: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Docker images an organisation's admins may offer "
+        "their members (each must be listed here). Empty: organisations cannot choose "
+        "images; members run the platform's image.",
+    )
     extra_hub_config: Path | None = Field(
         default=None,
         description="A JupyterHub config file loaded after the platform's own, for local "
@@ -372,6 +378,16 @@ class Settings(BaseSettings):
             value = value.split(",")
         if isinstance(value, list | set | frozenset | tuple):
             return frozenset(str(d).strip().lower().lstrip("@") for d in value if str(d).strip())
+        return value
+
+    @field_validator("organisation_images", mode="before")
+    @classmethod
+    def _split_images(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            # A child process gets the list as JSON; people write it comma-separated.
+            parts = json.loads(text) if text.startswith("[") else text.split(",")
+            return [str(image).strip() for image in parts if str(image).strip()]
         return value
 
     @field_validator("github_client_secret", "google_client_secret")

@@ -44,14 +44,17 @@ class Pool:
 
 
 async def pool_of(session: AsyncSession, owner: str, tenant_id: uuid.UUID | None) -> Pool:
-    """An organisation's pool is its plan's; a person outside one has their own plan's."""
+    """An organisation with a plan of its own has that plan's pool, shared by its members;
+    a person outside one, or in one without a plan, has their own plan's."""
     if tenant_id is not None:
-        size = await session.scalar(
+        found = await session.execute(
             select(Plan.generation_concurrency)
             .join(Tenant, Tenant.plan_code == Plan.code)
             .where(Tenant.id == tenant_id)
         )
-        return Pool(f"org:{tenant_id}", size or DEFAULT_POOL_SIZE)
+        row = found.first()
+        if row is not None:
+            return Pool(f"org:{tenant_id}", row[0] or DEFAULT_POOL_SIZE)
     size = await session.scalar(
         select(Plan.generation_concurrency)
         .join(UserProfile, UserProfile.plan_code == Plan.code)

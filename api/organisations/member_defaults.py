@@ -1,30 +1,33 @@
 """What an organisation gives its members: the plan a new member gets (within the
 organisation's own plan) and the images their servers may run.
 
-An organisation with a plan of its own offers plans up to that plan's rank; one without
-offers every plan but Enterprise. The member plan applies when a person joins
+An organisation with a plan of its own (what billing sells it) offers plans up to that
+plan's rank; one without offers only the platform's default plan, so creating an
+organisation gives nobody a paid plan. The member plan applies when a person joins
 (:func:`api.organisations.membership.join`) and, when its admin asks, to everyone in it now.
-The images are Docker image references; none listed means the platform's default image.
-The hub reads them in the spawn policy (:func:`images_for`).
+The images are Docker image references, each one the operator allows organisations to
+offer (the ``organisation_images`` setting); none listed means the platform's default
+image. The hub reads them in the spawn policy (:func:`images_for`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.config import environment_name, get_settings
 from api.errors import InvalidInput
 from api.events import append_event
 from api.models import Account, Plan, Tenant, UserProfile
+from api.models.profile import DEFAULT_PLAN
 from api.organisations.membership import admin_of, assign_plan
 
 log = logging.getLogger(__name__)
 
-# Offered to organisations without a plan of their own only by the platform's operator.
-UNOFFERED_WITHOUT_PLAN = frozenset({"enterprise"})
 MAX_IMAGES = 20
 MAX_IMAGE_LENGTH = 255
 
@@ -53,7 +56,7 @@ async def offered_plans(session: AsyncSession, tenant: Tenant) -> list[Plan]:
     if ceiling is not None:
         query = query.where(Plan.rank <= ceiling.rank)
     else:
-        query = query.where(Plan.code.not_in(UNOFFERED_WITHOUT_PLAN))
+        query = query.where(Plan.code == DEFAULT_PLAN)
     return list(await session.scalars(query))
 
 
@@ -76,7 +79,9 @@ async def check_member_plan(session: AsyncSession, tenant: Tenant, code: str) ->
             )
         raise _invalid(
             "member_plan",
-            f"The {plan.name} plan is given by the platform's operator only; choose another.",
+            f"{tenant.name} has no plan of its own yet, so its members can get only the "
+            f"platform's default plan ({DEFAULT_PLAN}). Larger member plans come with a "
+            "plan for the organisation.",
         )
     return plan
 
@@ -84,8 +89,15 @@ async def check_member_plan(session: AsyncSession, tenant: Tenant, code: str) ->
 # Images -------------------------------------------------------------------------------------
 
 
-def parse_images(value: str) -> list[str]:
-    """Image references, one a line (or separated by commas or spaces), in their order."""
+def operator_images() -> list[str]:
+    """The images the platform's operator lets organisations offer (the setting)."""
+    return list(get_settings().organisation_images)
+
+
+def parse_images(value: str, allowed: Sequence[str] | None = None) -> list[str]:
+    """Image references, one a line (or separated by commas or spaces), in their order;
+    each must be one the operator allows (``allowed``, default the setting)."""
+    permitted = operator_images() if allowed is None else list(allowed)
     images: list[str] = []
     for part in re.split(r"[\s,]+", value.strip()):
         if not part:
@@ -97,6 +109,15 @@ def parse_images(value: str) -> list[str]:
                 "registry.example.org/team/notebook:2024 or jupyter/scipy-notebook "
                 "(lower-case name, optional :tag and @sha256:digest).",
             )
+        if part not in permitted:
+            setting = environment_name("organisation_images")
+            raise _invalid(
+                "images",
+                f"{part[:80]!r} is not an image the platform's operator allows organisations "
+                f"to offer ({setting}: "
+                + (", ".join(permitted) if permitted else "none")
+                + "). Ask the operator to add it, or choose one of those.",
+            )
         if part not in images:
             images.append(part)
     if len(images) > MAX_IMAGES:
@@ -104,15 +125,19 @@ def parse_images(value: str) -> list[str]:
     return images
 
 
-async def images_for(session: AsyncSession, hub_name: str) -> list[str]:
-    """The images a person's servers may run: their organisation's list (empty: the
-    platform's default image)."""
+async def images_for(
+    session: AsyncSession, hub_name: str, allowed: Sequence[str] | None = None
+) -> list[str]:
+    """The images a person's servers may run: those of their organisation's list the
+    operator still allows (``allowed``, default the setting; empty: the platform's
+    default image)."""
+    permitted = set(operator_images() if allowed is None else allowed)
     images = await session.scalar(
         select(Tenant.images)
         .join(UserProfile, UserProfile.tenant_id == Tenant.id)
         .where(UserProfile.hub_name == hub_name)
     )
-    return list(images or [])
+    return [image for image in images or [] if image in permitted]
 
 
 # Saving -------------------------------------------------------------------------------------
@@ -125,12 +150,14 @@ async def update_defaults(
     member_plan: str,
     apply_now: bool,
     images: str,
+    allowed_images: Sequence[str] | None = None,
 ) -> tuple[Tenant, int]:
     """Save the organisation's member plan and images; with ``apply_now``, move its
-    members to the member plan as well. The organisation, and how many members moved."""
+    members to the member plan as well (images: within ``allowed_images``, default the
+    operator's setting). The organisation, and how many members moved."""
     tenant = await admin_of(session, account, "change its member defaults")
     plan = await check_member_plan(session, tenant, member_plan)
-    image_list = parse_images(images)
+    image_list = parse_images(images, allowed_images)
     if apply_now and plan is None:
         raise _invalid("member_plan", "Choose the plan to move the members to.")
     tenant.member_plan_code = plan.code if plan else None

@@ -3,7 +3,8 @@
 Every change locks the organisation's row first, so two changes at once cannot both take
 the last seat or both remove one of two admins. An organisation always keeps an admin:
 the last one can be neither removed, nor demoted, nor leave. Each change appends an event
-to the person's stream, in the organisation.
+to the person's stream, in the organisation. A person who leaves or is removed goes back to
+the platform's default plan: the organisation's plan was theirs only while in it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.events import append_event
 from api.models import Account, Tenant, UserProfile
 from api.models.organisation import TENANT_ROLES
+from api.models.profile import DEFAULT_PLAN
 from api.models.tenant import ORGANISATION_KINDS
 from api.profiles import get_or_create_profile
 
@@ -438,6 +440,10 @@ async def _leave_rows(
             "(or transfer ownership), so the organisation keeps someone who runs it."
         )
     _record(session, tenant, profile.hub_name, type, actor)
+    # A plan an organisation gives ends with the membership: back to the default plan
+    # (written in the organisation's scope, while the person is still in it).
+    assign_plan(session, profile, DEFAULT_PLAN, actor=actor, tenant=tenant)
+    await session.flush()
     profile.tenant_id = None
     profile.tenant_role = None
     await session.flush()

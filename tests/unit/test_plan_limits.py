@@ -152,13 +152,16 @@ async def test_an_api_that_never_answers_is_reported_not_waited_for() -> None:
 
 def test_an_organisations_images_decide_what_its_members_servers_run() -> None:
     offered = ["registry.example.org/team/notebook:2024", "jupyter/scipy-notebook"]
-    assert chosen_image("jupyter/scipy-notebook", offered) == "jupyter/scipy-notebook"
-    assert chosen_image("datazentr/singleuser:abc", offered) == offered[0]
-    assert chosen_image(None, offered) == offered[0]
-    assert chosen_image("datazentr/singleuser:abc", []) is None
+    allowed = [*offered, "datazentr/other:1"]
+    assert chosen_image("jupyter/scipy-notebook", offered, allowed) == "jupyter/scipy-notebook"
+    assert chosen_image("datazentr/singleuser:abc", offered, allowed) == offered[0]
+    assert chosen_image(None, offered, allowed) == offered[0]
+    assert chosen_image("datazentr/singleuser:abc", [], allowed) is None
 
     ada = SimpleNamespace(name="ada", id=1, url="/user/ada/")
-    docker = PlatformDockerSpawner(config=Config(), user=ada, image="datazentr/singleuser:abc")
+    config = Config()
+    config.PlanLimitsMixin.organisation_images = allowed
+    docker = PlatformDockerSpawner(config=config, user=ada, image="datazentr/singleuser:abc")
     docker.use_offered_image([])
     assert docker.image == "datazentr/singleuser:abc"  # no list: the platform's own image
     # A choice outside the organisation's list gives way to its first image, and is not
@@ -169,6 +172,35 @@ def test_an_organisations_images_decide_what_its_members_servers_run() -> None:
     docker.user_options = {"image": offered[1]}
     docker.use_offered_image(offered)
     assert docker.image == offered[1]
-    local = LocalSessionSpawner(config=Config(), user=ada)
+    local = LocalSessionSpawner(config=config, user=ada)
     local.use_offered_image(offered)  # a local process has no image: nothing to choose
     assert not local.has_trait("image")
+
+
+def test_an_organisation_runs_only_images_the_operator_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offered = ["evil/miner:1", "jupyter/scipy-notebook"]
+    # Only images in both lists count; none in both: the spawner's own image.
+    assert chosen_image("evil/miner:1", offered, ["jupyter/scipy-notebook"]) == offered[1]
+    assert chosen_image("evil/miner:1", offered, []) is None
+
+    ada = SimpleNamespace(name="ada", id=1, url="/user/ada/")
+    # Unconfigured, the allow-list is the platform setting; its default is empty.
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    monkeypatch.setattr("hub.plan_limits.get_settings", lambda: settings)
+    docker = PlatformDockerSpawner(config=Config(), user=ada, image="datazentr/singleuser:abc")
+    assert docker.organisation_images == []
+    docker.user_options = {"image": "evil/miner:1"}
+    docker.use_offered_image(offered)
+    assert docker.image == "datazentr/singleuser:abc"
+    assert docker.user_options == {"image": "evil/miner:1"}  # the spawner's own check stays
+
+    allowing = Settings(
+        _env_file=None, data_dir=tmp_path, organisation_images="jupyter/scipy-notebook"
+    )
+    monkeypatch.setattr("hub.plan_limits.get_settings", lambda: allowing)
+    docker = PlatformDockerSpawner(config=Config(), user=ada, image="datazentr/singleuser:abc")
+    docker.user_options = {"image": "evil/miner:1"}
+    docker.use_offered_image(offered)
+    assert docker.image == "jupyter/scipy-notebook"

@@ -62,6 +62,7 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
     "docker_pause_minutes": 3,
     "docker_hub_connect_ip": "10.1.2.3",
     "singleuser_image": "example/lab:1",
+    "organisation_images": ["example/lab:1", "registry.example.edu/lab/gpu:2"],
     "extra_hub_config": Path("/etc/datazentr/extra.py"),
     "quota_check_seconds": 7,
     "quota_warn_minutes": 4,

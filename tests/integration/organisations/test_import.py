@@ -89,7 +89,7 @@ async def test_an_admin_imports_a_class_list_and_an_invitee_takes_up_a_membershi
 ) -> None:
     browser, adas = await open_browser(), await open_browser()
     admin, slug = await run_by(browser, database, name="Analytical Engines")
-    await change_organisation(database, slug, member_plan_code="student", seats=10)
+    await change_organisation(database, slug, plan_code="pro", member_plan_code="student", seats=10)
     tag = uuid.uuid4().hex[:8]
     ada, charles, grace = address(tag, "ada"), address(tag, "charles"), address(tag, "grace")
     csv = (
@@ -204,9 +204,10 @@ async def test_rows_for_another_organisation_platform_admins_or_accounts_elsewhe
             f"Named,{address(tag, 'named')},,,Difference Engines",  # line 4
             f"Root,{address(tag, 'root')},platform_admin,,",  # line 5
             f"Rich,{address(tag, 'rich')},,enterprise,",  # line 6
-            f"Elsewhere,{elsewhere.email},,,",  # line 7
-            f"Unattached,{unattached.email},,,",  # line 8
-            f"Colleague,{colleague.email},,,",  # line 9
+            f"Team,{address(tag, 'team')},,team,",  # line 7: no paid plan without one
+            f"Elsewhere,{elsewhere.email},,,",  # line 8
+            f"Unattached,{unattached.email},,,",  # line 9
+            f"Colleague,{colleague.email},,,",  # line 10
         ]
     )
     report = await send_import(browser, csv)
@@ -216,11 +217,13 @@ async def test_rows_for_another_organisation_platform_admins_or_accounts_elsewhe
         "This address has an account in another organisation; a person is in one "
         "organisation at a time."
     )
-    # Other tests may add plans: the plan's reason is compared up to the list of plans.
-    plan_reason = "The Enterprise plan is given by the platform's operator only; use one of "
+    # Without a plan of its own, the organisation gives only the default plan.
+    plan_reason = (
+        "Analytical Engines has no plan of its own yet, so its members get only the "
+        "platform's default plan (free); leave the plan empty or write free."
+    )
     listed = problems(report)
-    assert "free, pro, student, team" in listed[3][2] and "enterprise" not in listed[3][2]
-    assert [(*p[:2], p[2][: len(plan_reason)]) if p[1] == "plan" else p for p in listed] == [
+    assert listed == [
         (
             "3",
             "organisation",
@@ -240,21 +243,22 @@ async def test_rows_for_another_organisation_platform_admins_or_accounts_elsewhe
             "org_admin.",
         ),
         ("6", "plan", plan_reason),
-        ("7", "email", elsewhere_reason),
+        ("7", "plan", plan_reason),
+        ("8", "email", elsewhere_reason),
         (
-            "8",
+            "9",
             "email",
             "This address has an account already: invite the person by e-mail on the "
             "organisation's page, and they join with that account.",
         ),
         (
-            "9",
+            "10",
             "email",
             f"This address is {colleague.username}'s, a member of Analytical Engines.",
         ),
     ]
     # The other organisation is not named back, nor who is in it.
-    assert "Difference Engines" not in listed[4][2]
+    assert "Difference Engines" not in listed[5][2]
     assert "Ada Lovelace" in report.text and 'name="action" value="import"' not in report.text
     # A forged Import checks again and creates nothing.
     forced = await send_import(browser, csv, action="import")

@@ -273,6 +273,17 @@ async def test_the_member_plan_stays_within_the_organisations_plan_and_applies_o
     browser = await open_browser()
     admin, slug = await run_by(browser, database, name="Acme Research")
     existing = await placed_person(database, slug)
+
+    # Created by anyone, without a plan of its own: only the default plan to give.
+    fresh = await browser.get(DEFAULTS)
+    assert set(re.findall(r'<option value="([a-z]+)"', fresh.text)) == {"free"}
+    for paid in ("team", "pro"):
+        free_ride = await save_defaults(browser, member_plan=paid, apply_now=True)
+        assert free_ride.status_code == 422
+        assert "has no plan of its own yet" in free_ride.text
+    assert await plan_of(database, admin) == "free"
+    assert (await organisation(database, slug)).member_plan_code is None
+
     await change_organisation(database, slug, plan_code="pro")
 
     form = await browser.get(DEFAULTS)
@@ -315,20 +326,43 @@ async def test_the_member_plan_stays_within_the_organisations_plan_and_applies_o
     for person in (admin, existing, newcomer):
         assert await plan_of(database, person) == "pro"
 
-    # Without a plan of its own, the organisation offers all but Enterprise.
+    # The plan ends with the membership: removed or leaving, back to the default plan.
+    removed = await post_on_page(browser, f"{ORGANISATION}/members/{newcomer.username}/remove")
+    assert removed.status_code == 303, removed.text
+    assert await plan_of(database, newcomer) == "free"
+    existing_browser = await open_browser()
+    await sign_in_to(existing_browser, existing, "/hub/")
+    gone = await post_on_page(existing_browser, f"{ORGANISATION}/leave")
+    assert gone.status_code == 303, gone.text
+    assert await plan_of(database, existing) == "free"
+    assert await plan_of(database, admin) == "pro"  # still a member
+    async with database.scoped(PLATFORM) as session:
+        back = await session.scalar(
+            select(Event)
+            .where(Event.stream == f"user:{existing.username}", Event.type == "plan.assigned")
+            .order_by(Event.id.desc())
+        )
+    assert back is not None and (back.payload["from"], back.payload["to"]) == ("pro", "free")
+
+    # Without a plan of its own (any more), the organisation offers only the default plan.
     await change_organisation(database, slug, plan_code=None)
     team = await save_defaults(browser, member_plan="team")
-    assert team.status_code == 303
-    enterprise = await save_defaults(browser, member_plan="enterprise")
-    assert enterprise.status_code == 422
-    assert "given by the platform&#39;s operator only" in enterprise.text
-    assert (await organisation(database, slug)).member_plan_code == "team"
+    assert team.status_code == 422
+    assert "only the platform&#39;s default plan (free)" in team.text
+    assert (await save_defaults(browser, member_plan="free")).status_code == 303
+    assert (await organisation(database, slug)).member_plan_code == "free"
 
 
 def test_images_are_docker_image_references() -> None:
+    allowed = [
+        "registry.example.org:5000/team/notebook:2024.1",
+        f"jupyter/scipy-notebook@{DIGEST}",
+        "python",
+    ]
     assert parse_images(
         f"registry.example.org:5000/team/notebook:2024.1\njupyter/scipy-notebook@{DIGEST}, "
-        "python jupyter/scipy-notebook@" + DIGEST
+        "python jupyter/scipy-notebook@" + DIGEST,
+        allowed,
     ) == [
         "registry.example.org:5000/team/notebook:2024.1",
         f"jupyter/scipy-notebook@{DIGEST}",
@@ -337,14 +371,48 @@ def test_images_are_docker_image_references() -> None:
     assert parse_images("  \n ") == []
     for bad in ("Team/Notebook", "notebook:bad:tag", "-notebook", "a//b", "a@sha256:12", "a:"):
         with pytest.raises(InvalidInput, match="is not a Docker image reference"):
-            parse_images(bad)
+            parse_images(bad, allowed)
+    many = [f"team/image-{n}" for n in range(21)]
     with pytest.raises(InvalidInput, match="at most 20"):
-        parse_images(" ".join(f"team/image-{n}" for n in range(21)))
+        parse_images(" ".join(many), many)
+
+
+def test_an_organisation_offers_only_images_the_operator_allows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(InvalidInput, match="DATAZENTR_ORGANISATION_IMAGES: none"):
+        parse_images("evil/miner:1", [])
+    with pytest.raises(InvalidInput, match=r"'evil/miner:1' is not an image the platform"):
+        parse_images("python evil/miner:1", ["python"])
+    # Unsaid, the allow-list is the platform setting, empty by default.
+    default = Settings(_env_file=None)
+    assert default.organisation_images == []
+    monkeypatch.setattr("api.organisations.member_defaults.get_settings", lambda: default)
+    with pytest.raises(InvalidInput, match="DATAZENTR_ORGANISATION_IMAGES"):
+        parse_images("python")
+    assert Settings(
+        _env_file=None, organisation_images=" python, team/a:1 "
+    ).organisation_images == [
+        "python",
+        "team/a:1",
+    ]
 
 
 async def test_the_images_are_saved_shown_and_given_to_the_spawner(
-    open_browser: OpenBrowser, database: Database, org_settings: Settings
+    open_browser: OpenBrowser,
+    database: Database,
+    org_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    allowing = org_settings.model_copy(
+        update={
+            "organisation_images": [
+                "registry.example.org/team/notebook:2024",
+                f"jupyter/scipy-notebook@{DIGEST}",
+            ]
+        }
+    )
+    monkeypatch.setattr("api.organisations.member_defaults.get_settings", lambda: allowing)
     browser = await open_browser()
     _, slug = await run_by(browser, database, name="Acme Research")
     member = await placed_person(database, slug)
@@ -380,3 +448,19 @@ async def test_the_images_are_saved_shown_and_given_to_the_spawner(
             policies[person.username] = answer.json()
     assert policies[member.username]["images"] == images.split("\n")
     assert policies[outsider.username]["images"] == []
+
+    # An image not in the operator's list is refused, and one the operator no longer
+    # allows is not given to the spawner.
+    unlisted = await save_defaults(browser, images="evil/miner:1")
+    assert unlisted.status_code == 422
+    assert "DATAZENTR_ORGANISATION_IMAGES" in unlisted.text
+    assert (await organisation(database, slug)).images == images.split("\n")
+    narrower = allowing.model_copy(
+        update={"organisation_images": [f"jupyter/scipy-notebook@{DIGEST}"]}
+    )
+    monkeypatch.setattr("api.organisations.member_defaults.get_settings", lambda: narrower)
+    async with in_process_api(org_settings, identity=quota) as client:
+        answer = await client.post(
+            "/internal/spawn-policy", json={"user": member.username}, headers=as_user(QUOTA_SERVICE)
+        )
+    assert answer.json()["images"] == [f"jupyter/scipy-notebook@{DIGEST}"]

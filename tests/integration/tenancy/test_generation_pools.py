@@ -1,6 +1,7 @@
 """Each organisation's generation jobs run in its own pool: a burst of one organisation
 waits for its own slots while workers take the others' jobs (procrastinate's locks, as the
-queue's own fetch function applies them)."""
+queue's own fetch function applies them). An organisation without a plan of its own has
+no pool: its members keep their own plans' pools."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ async def queue(pg_settings: Settings, scratch_database_url: str) -> AsyncIterat
 
 
 async def _organisation(
-    database: Database, plan: str, members: list[str], admin: str | None = None
+    database: Database, plan: str | None, members: list[str], admin: str | None = None
 ) -> uuid.UUID:
     tenant_id = uuid.uuid4()
     async with database.scoped(PLATFORM) as session:
@@ -131,6 +132,26 @@ async def test_a_person_outside_organisations_has_a_pool_of_their_own(queue: Que
         assert [(lock, job_id) for _s, lock, job_id in await pools.queue_of(session, pool)] == [
             (pool.lock(0), job)
         ]
+
+
+async def test_members_of_an_organisation_without_a_plan_keep_their_own_pools(
+    queue: Queue,
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    ada, bob = f"ada-{suffix}", f"bob-{suffix}"
+    tenant_id = await _organisation(queue.database, None, [ada, bob])  # both on pro
+    async with queue.database.scoped(PLATFORM) as session:
+        assert await pools.pool_of(session, ada, tenant_id) == pools.Pool(f"user:{ada}", 2)
+        assert await pools.pool_of(session, bob, tenant_id) == pools.Pool(f"user:{bob}", 2)
+    burst = [await _generate(queue, ada) for _ in range(3)]
+    bobs = await _generate(queue, bob)
+
+    worker = await queue.app.job_manager.register_worker()
+    # Ada's two slots run two of her jobs; her third waits, and Bob's runs in his own pool.
+    assert await _fetch(queue, worker) == burst[0]
+    assert await _fetch(queue, worker) == burst[1]
+    assert await _fetch(queue, worker) == bobs
+    assert await _fetch(queue, worker) is None
 
 
 async def test_the_queue_dashboard_shows_an_organisations_pool_to_its_admins(

@@ -199,6 +199,12 @@ class Settings(BaseSettings):
         description="Comma-separated e-mail domains that may sign up (e.g. example.edu). "
         "Empty: any address.",
     )
+    sso_allow_private_issuers: bool = Field(
+        default=False,
+        description="Let organisations' single sign-on use issuers over plain http and at "
+        "loopback or private-network addresses. For testing and closed networks only: off, "
+        "the platform contacts only https issuers at public addresses.",
+    )
     academic_email_domains: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated academic domains: a verified address on one of them "

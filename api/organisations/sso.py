@@ -9,12 +9,24 @@ is what its answer does (``sign_in``):
 1. The address it gives must be at one of the organisation's domains that a platform
    admin approved (``routed_domains``); for those the organisation's provider vouches,
    whatever its ``email_verified`` says.
-2. An identity already linked signs its account in.
+2. An identity already linked signs its account in, if the account is still a member of
+   the organisation; otherwise its owner confirms by mail first (as in 3).
 3. A confirmed account with the address that is a member of the organisation is signed
    in and the identity linked. Any other account with the address is asked by mail to
    confirm the link first (the organisation's admins choose its domains and its provider;
    they do not get to sign in to accounts that are not in their organisation).
 4. No account has the address: one is made just in time, its address confirmed.
+
+A platform admin is never signed in by an organisation's provider, member or not: they
+confirm by mail each time (an organisation's admins must not hold a way into the platform's
+administration). A changed issuer or client id unlinks every identity of the organisation's
+provider: the links were made with another provider, whose subjects say nothing about the
+new one's; members link again on their next sign-in (rule 3).
+
+The platform contacts an issuer only over https and at public addresses (its host, and the
+token, signing-key and userinfo endpoints its discovery document names), unless
+``sso_allow_private_issuers`` is on (testing, closed networks): an organisation's admins
+must not make the platform fetch from its own loopback or private network.
 
 A person in no organisation who signs in this way becomes a member (role member) if a seat
 is free; a full organisation refuses, naming its admins. The client secret is kept
@@ -30,8 +42,12 @@ mailed link) and the provider's answer for it is refused. A domain dropped from
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 import re
+import socket
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -40,23 +56,23 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from authlib.common.security import is_secure_transport
 from cryptography.fernet import InvalidToken
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts import service
 from api.accounts.errors import SignInFailed
-from api.accounts.external import linking
+from api.accounts.external import linking, oauth, oidc
 from api.accounts.external.identity import OutsideIdentity, OutsideSignInFailed
 from api.accounts.external.providers import OutsideProvider
 from api.accounts.mail import Mailer
-from api.accounts.roles import listed_usernames
+from api.accounts.roles import is_platform_admin, listed_usernames
 from api.accounts.sessions import ACCOUNTS_PREFIX
 from api.core.config import Settings
 from api.core.tenancy import Scope, set_scope
 from api.errors import ApiError, InvalidInput
 from api.events import append_event
 from api.identity.keys import fernet_for
-from api.models import Account, Tenant
+from api.models import Account, AccountIdentity, Tenant
 from api.organisations import membership
 
 log = logging.getLogger(__name__)
@@ -74,6 +90,13 @@ _ENDPOINTS = {
     "authorization_endpoint": "sign-in (authorization_endpoint)",
     "token_endpoint": "token (token_endpoint)",
     "jwks_uri": "signing keys (jwks_uri)",
+}
+# The discovery document's endpoints the platform itself fetches (the sign-in endpoint is
+# the browser's to visit).
+_FETCHED = {
+    "token_endpoint": "The token endpoint",
+    "jwks_uri": "The signing keys' address (jwks_uri)",
+    "userinfo_endpoint": "The userinfo endpoint",
 }
 
 
@@ -134,7 +157,7 @@ async def provider_of(
     if not (tenant.sso_enabled and tenant.sso_issuer and tenant.sso_client_id and secret):
         return None
     ask = _ask(await _admins(session, tenant))
-    return OutsideProvider(
+    provider = OutsideProvider(
         name=provider_name(tenant),
         display_name=service_name(tenant),
         kind="oidc",
@@ -148,6 +171,51 @@ async def provider_of(
             f"Try again later, or ask {ask}."
         ),
     )
+    if settings.sso_allow_private_issuers:
+        return provider
+    problem = await _checked_discovery(provider)
+    if problem is None:
+        return provider
+    log.warning("%s: single sign-on stopped: %s", provider.name, problem)
+    # An issuer nobody fetches from: the sign-in stops at discovery, saying why.
+    return replace(
+        provider,
+        issuer=_NOT_FETCHED,
+        unavailable_message=(
+            f"You cannot sign in through {service_name(tenant)}: {problem} Ask {ask}."
+        ),
+    )
+
+
+# An address no http client fetches (not http or https).
+_NOT_FETCHED = "refused:"
+
+
+async def _checked_discovery(provider: OutsideProvider) -> str | None:
+    """Why the platform must not contact ``provider`` (its issuer, or an endpoint of its
+    discovery document at a non-public address), or None. The document checked is the one
+    the sign-in then uses (kept in the sign-in's cache)."""
+    problem = await address_problem(provider.issuer, "The issuer's address")
+    if problem:
+        return problem
+    cached = oidc._cache.get(provider.discovery_url)
+    if cached is None or time.monotonic() - cached.fetched_at >= oidc.METADATA_MAX_AGE_SECONDS:
+        async with oauth.http_client() as http:
+            try:
+                response = await http.get(provider.discovery_url)
+            except httpx.HTTPError:
+                return None  # the sign-in says it does not answer
+        metadata = oauth.json_body(response) if response.status_code == 200 else None
+        if metadata is None or oidc._metadata_problem(provider, metadata):
+            return None  # the sign-in refuses it, with its reason logged
+        cached = oidc._Provider(metadata=metadata, keys=None, fetched_at=time.monotonic())
+        oidc._cache[provider.discovery_url] = cached
+    for key, label in _FETCHED.items():
+        value = cached.metadata.get(key)
+        if isinstance(value, str) and (problem := await address_problem(value, label)):
+            oidc._cache.pop(provider.discovery_url, None)
+            return problem
+    return None
 
 
 async def provider_named(
@@ -333,32 +401,89 @@ async def sign_in(
         assert account is not None  # the row's foreign key cascades
         if account.disabled_at is not None:
             raise SignInFailed(linking.DISABLED)
+        why = await _not_signed_in_by(session, settings, account, tenant)
+        if why:
+            # Rule 2: the account's owner confirms by mail, at the account's own address.
+            return await _confirm_by_mail(
+                session, settings, mailer, provider, vouched, account, next_url, why
+            )
         row.last_used_at, row.email = datetime.now(UTC), email
         await _seat_for(session, account, tenant)
         return linking.Outcome("signed_in", account)
     owner = await service.account_by_email(session, email)
     if owner is not None:
-        if owner.email_verified_at is None or not await _is_member(session, owner, tenant):
+        why = (
+            "its address is not confirmed yet"
+            if owner.email_verified_at is None
+            else await _not_signed_in_by(session, settings, owner, tenant)
+        )
+        if why:
             # Rule 3: the owner confirms by mail before anyone is signed in.
-            return await linking.sign_in_with(
-                session,
-                settings,
-                mailer,
-                vouched,
-                display_name=provider.display_name,
-                next_url=next_url,
+            return await _confirm_by_mail(
+                session, settings, mailer, provider, vouched, owner, next_url, why
             )
         if owner.disabled_at is not None:
             raise SignInFailed(linking.DISABLED)
         await linking._add_identity(session, owner, vouched, via="single_sign_on")
         return linking.Outcome("signed_in", owner)
     # Rule 4: a new member, just in time (a full organisation makes nobody an account).
+    if email in {name.strip().lower() for name in settings.admin_users}:
+        # The account would be a platform admin's (its address listed): made another way.
+        raise _refused(
+            "platform_admin",
+            f"{email} is a platform admin's address, and a platform admin's account is not "
+            f"made or signed in through {service_name(tenant)}. Sign up with your e-mail "
+            "address instead.",
+        )
     await _check_seat(session, tenant)
     account = await linking._new_account(session, vouched, email, listed_usernames(settings))
     account.email_verified_at = datetime.now(UTC)
     await _seat_for(session, account, tenant)
     log.info("%s joined %s through single sign-on", account.username, tenant.slug)
     return linking.Outcome("signed_in", account, new_account=True)
+
+
+async def _not_signed_in_by(
+    session: AsyncSession, settings: Settings, account: Account, tenant: Tenant
+) -> str:
+    """Why the organisation's provider does not sign ``account`` in itself ("" if it does):
+    a platform admin's account, or one that is not a member of the organisation."""
+    if is_platform_admin(account, settings):
+        return "it is a platform admin's account, which no organisation's sign-in opens"
+    if not await _is_member(session, account, tenant):
+        return f"it is not a member of {tenant.name}"
+    return ""
+
+
+async def _confirm_by_mail(
+    session: AsyncSession,
+    settings: Settings,
+    mailer: Mailer,
+    provider: OutsideProvider,
+    identity: OutsideIdentity,
+    account: Account,
+    next_url: str,
+    why: str,
+) -> linking.Outcome:
+    """The account's owner is mailed a link that confirms (and signs in); nobody is signed
+    in until it is used."""
+    if not account.email:
+        raise _refused(
+            "confirm_by_mail",
+            f"{provider.display_name} does not sign you in to this account ({why}), and it "
+            "has no e-mail address to confirm by. Sign in another way.",
+        )
+    log.info("%s: %s confirms by mail: %s", provider.name, account.username, why)
+    return await linking._mail_link_confirmation(
+        session,
+        settings,
+        mailer,
+        account,
+        identity,
+        provider.display_name,
+        account.email,
+        next_url,
+    )
 
 
 async def _is_member(session: AsyncSession, account: Account, tenant: Tenant) -> bool:
@@ -393,8 +518,9 @@ async def _seat_for(session: AsyncSession, account: Account, tenant: Tenant) -> 
 # The settings ---------------------------------------------------------------------------------
 
 
-def check_issuer(value: str) -> str:
-    """The issuer as typed, without a trailing slash; https (http only on this machine)."""
+def check_issuer(value: str, *, allow_private: bool = False) -> str:
+    """The issuer as typed, without a trailing slash; https (with ``allow_private``, http
+    on this machine too). Where its host is, ``checked_issuer``."""
     issuer = value.strip().rstrip("/")
     if not issuer:
         return ""
@@ -412,9 +538,65 @@ def check_issuer(value: str) -> str:
             "Enter the issuer's address as its provider shows it, e.g. "
             "https://login.example.org/realms/staff.",
         )
-    if not is_secure_transport(issuer):
+    if parts.scheme != "https" and not (allow_private and is_secure_transport(issuer)):
         raise _invalid("issuer", "The issuer's address must start with https://.")
     return issuer
+
+
+async def checked_issuer(settings: Settings, value: str) -> str:
+    """``check_issuer``, and (unless ``sso_allow_private_issuers``) its host at public
+    addresses only."""
+    allow_private = settings.sso_allow_private_issuers
+    issuer = check_issuer(value, allow_private=allow_private)
+    if issuer and not allow_private:
+        problem = await address_problem(issuer, "The issuer's address")
+        if problem:
+            raise _invalid("issuer", problem)
+    return issuer
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_unspecified
+        or ip.is_reserved
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+    )
+
+
+def _addresses(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def address_problem(url: str, what: str) -> str | None:
+    """Why the platform must not fetch ``url`` (``what`` names it), or None: it must be
+    https, and its host must resolve to public addresses only (not loopback, private,
+    link-local, unique-local, multicast or unspecified ones). The name is resolved off the
+    event loop."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme != "https" or not host:
+        return f"{what} ({url}) must start with https://."
+    try:
+        port = parts.port or 443
+        addresses = await asyncio.to_thread(_addresses, host, port)
+    except (OSError, UnicodeError, ValueError):
+        return f"{what} names the host {host}, which could not be found."
+    refused = [address for address in addresses if not _is_public(address)]
+    if refused or not addresses:
+        return (
+            f"{what} ({host}) is at {', '.join(refused) or 'no address'}: a loopback or "
+            "private-network address, which this platform does not contact. Enter the "
+            "provider's public https address."
+        )
+    return None
 
 
 async def update_settings(
@@ -426,11 +608,12 @@ async def update_settings(
     client_id: str,
     client_secret: str,
     enabled: bool,
-) -> Tenant:
+) -> SsoChange:
     """Change the organisation's single sign-on (``account`` must run it). An empty
-    ``client_secret`` keeps the one kept; the secret is never shown again."""
+    ``client_secret`` keeps the one kept; the secret is never shown again. A changed
+    issuer or client id unlinks the identities of the organisation's provider."""
     tenant = await membership.admin_of(session, account, "change its single sign-on")
-    new_issuer, new_client_id = check_issuer(issuer), client_id.strip()
+    new_issuer, new_client_id = await checked_issuer(settings, issuer), client_id.strip()
     if len(new_client_id) > MAX_CLIENT_ID_LENGTH or re.search(r"\s", new_client_id):
         raise _invalid("client_id", "Enter the client id as the provider shows it.")
     secret = client_secret.strip()
@@ -455,6 +638,18 @@ async def update_settings(
                 "platform's operator.",
             )
         await _no_other_claims(session, tenant)
+    # Identities linked through another provider (or another client of it) say nothing
+    # about who the new one signs in: unlinked, members link again on their next sign-in.
+    provider_changed = (tenant.sso_issuer or None, tenant.sso_client_id or None) != (
+        new_issuer or None,
+        new_client_id or None,
+    )
+    unlinked = 0
+    if provider_changed:
+        result = await session.execute(
+            delete(AccountIdentity).where(AccountIdentity.provider == provider_name(tenant))
+        )
+        unlinked = int(getattr(result, "rowcount", 0) or 0)
     tenant.sso_issuer = new_issuer or None
     tenant.sso_client_id = new_client_id or None
     if secret:
@@ -471,12 +666,23 @@ async def update_settings(
             "client_id": tenant.sso_client_id,
             "secret_changed": bool(secret),
             "enabled": enabled,
+            "identities_unlinked": unlinked,
         },
         tenant_id=tenant.id,
     )
     await session.commit()
     log.info("%s changed the single sign-on of %s", account.username, tenant.slug)
-    return tenant
+    return SsoChange(tenant, provider_changed, unlinked)
+
+
+@dataclass(frozen=True)
+class SsoChange:
+    """What ``update_settings`` did: the organisation, whether its provider (issuer or
+    client id) changed, and how many identities that unlinked."""
+
+    tenant: Tenant
+    provider_changed: bool
+    unlinked: int
 
 
 async def _no_other_claims(session: AsyncSession, tenant: Tenant) -> None:
@@ -523,10 +729,12 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-async def test_connection(issuer: str) -> ConnectionCheck:
+async def test_connection(settings: Settings, issuer: str) -> ConnectionCheck:
     """Fetch the issuer's discovery document and its signing keys (a few seconds at most
-    for each) and check what signing in needs of them."""
-    issuer = check_issuer(issuer)
+    for each) and check what signing in needs of them. No answer's body is shown: only
+    statuses and what was wrong, in plain words."""
+    issuer = await checked_issuer(settings, issuer)
+    allow_private = settings.sso_allow_private_issuers
     if not issuer:
         raise _invalid("issuer", "Enter the issuer to test.")
     url = f"{issuer}/.well-known/openid-configuration"
@@ -558,11 +766,11 @@ async def test_connection(issuer: str) -> ConnectionCheck:
                 "issuer's address."
             )
         worked.append(f"The discovery document at {url} was read.")
-        named = str(metadata.get("issuer", ""))
-        if named.rstrip("/") != issuer:
+        named = metadata.get("issuer")
+        if not isinstance(named, str) or named.rstrip("/") != issuer:
             return failed(
-                f"The discovery document names its issuer {named or '(none)'}, not {issuer}. "
-                "Enter the issuer exactly as the document names it."
+                f"The discovery document names another issuer, not {issuer}. Enter the "
+                "issuer exactly as the document names it."
             )
         worked.append(f"It names the issuer {named}.")
         missing = [
@@ -576,6 +784,11 @@ async def test_connection(issuer: str) -> ConnectionCheck:
                 f"{', '.join(missing)}."
             )
         worked.append("It names the sign-in, token and signing-key endpoints.")
+        if not allow_private:
+            for key, label in _FETCHED.items():
+                value = metadata.get(key)
+                if isinstance(value, str) and (problem := await address_problem(value, label)):
+                    return failed(problem)
         jwks_uri = str(metadata["jwks_uri"])
         try:
             keys = await http.get(jwks_uri)

@@ -33,7 +33,12 @@ router = APIRouter(prefix="/accounts/organisation", include_in_schema=False)
 
 PAGE = f"{HERE}/sso"
 DOING = "set up its single sign-on"
-DONE = {"saved": "The single sign-on settings were saved."}
+DONE = {
+    "saved": "The single sign-on settings were saved.",
+    "relink": "The single sign-on settings were saved. The sign-in service changed, so its "
+    "links to members' accounts were removed: each member confirms the link again on their "
+    "next sign-in through it.",
+}
 KEEP = ("issuer", "client_id")
 
 
@@ -108,7 +113,7 @@ async def change_sso(request: Request, db: SessionDep) -> Response:
     if fields.get("action") == "test":
         return await _test(request, db, account, fields, kept, enabled)
     try:
-        await sso.update_settings(
+        change = await sso.update_settings(
             db,
             _settings(request),
             account,
@@ -132,7 +137,7 @@ async def change_sso(request: Request, db: SessionDep) -> Response:
             values=kept,
             enabled=enabled,
         )
-    return redirect(f"{PAGE}?done=saved")
+    return redirect(f"{PAGE}?done={'relink' if change.unlinked else 'saved'}")
 
 
 async def _test(
@@ -147,7 +152,7 @@ async def _test(
         await membership.admin_of(db, account, DOING)
         # No row stays locked while the issuer is asked.
         await forget_changes(db, account)
-        check = await sso.test_connection(fields.get("issuer", ""))
+        check = await sso.test_connection(_settings(request), fields.get("issuer", ""))
     except ApiError as exc:
         await forget_changes(db, account)
         if exc.status == 403:

@@ -29,6 +29,7 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
     "server_api_url": "http://proxy-public/services/api",
     "admin_users": frozenset({"ada", "bob"}),
     "open_signup": False,
+    "sso_allow_private_issuers": True,
     "authenticator": "native",
     "public_url": "https://lab.example.edu/",
     "product_name": "Example Lab",

@@ -23,7 +23,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def org_settings(migrated: Settings, smtp: SmtpServer) -> Settings:
-    return mail_settings(migrated, smtp)
+    # The tests' OpenID Connect providers run on this machine (127.0.0.1).
+    return mail_settings(migrated, smtp, sso_allow_private_issuers=True)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -26,7 +26,7 @@ from api.accounts.passwords import hash_password
 from api.core.config import Settings
 from api.core.db import Database
 from api.core.tenancy import PLATFORM
-from api.models import Account, Event, Tenant
+from api.models import Account, Event, Tenant, UserProfile
 from api.models.account import AccountIdentity, AccountSession
 from api.organisations import sso
 from tests.support.accounts import (
@@ -51,6 +51,7 @@ from tests.support.organisations import (
     join_on_link,
     mailed_invitation,
     membership,
+    organisation_browser,
     post_on_page,
     run_by,
     sign_in_to,
@@ -300,7 +301,8 @@ async def test_the_connection_test_says_what_failed(
         cases = {
             down: "The issuer could not be reached at",
             f"{base}/html": "is not a JSON discovery document",
-            f"{base}/elsewhere": "names its issuer https://login.elsewhere.example, not",
+            # What the issuer answered is not shown back: only what was wrong.
+            f"{base}/elsewhere": "names another issuer, not",
             f"{base}/bare": "lacks these endpoints",
             f"{base}/nothing-here": "answered HTTP 404",
         }
@@ -310,6 +312,7 @@ async def test_the_connection_test_says_what_failed(
             assert "The connection does not work." in tested.text, issuer
             assert said in tested.text, (issuer, tested.text)
             no_stack_trace(tested)
+            assert "login.elsewhere.example" not in tested.text
         bare = await press_test_connection(browser, f"{base}/bare")
     assert "sign-in (authorization_endpoint)" in bare.text and "jwks_uri" in bare.text
     wrong = await press_test_connection(browser, "ftp://files.example.org")
@@ -760,3 +763,142 @@ async def test_a_domain_removed_from_the_organisations_domains_loses_its_approva
     assert urlsplit(sso_start_of(routed)).path == f"{PAGES}/external/org-{slug}/start"
     shown = await browser.get(SSO)
     assert f"Waiting for a platform admin to approve single sign-on for {dropped}" in shown.text
+
+
+# The organisation's provider and who it signs in --------------------------------------------
+
+
+async def newcomer_through(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock, slug: str, domain: str
+) -> tuple[Account, str]:
+    """A person new here who signs in through the organisation's provider: their account
+    (a member, the identity linked) and their subject."""
+    sub, email = subject(), f"new-{uuid.uuid4().hex[:6]}@{domain}"
+    provider.set_user(sub, {"email": email, "name": "Nell"})
+    answer = await through_provider(await open_browser(), provider, slug, email, sub)
+    assert answer.status_code == 303, answer.text
+    account = await account_with(database, email)
+    assert account is not None
+    assert await membership(database, account) == (slug, "member")
+    assert await identity_of(database, slug, sub) is not None
+    return account, sub
+
+
+async def test_a_changed_issuer_unlinks_the_identities_of_the_old_one(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock
+) -> None:
+    admin_browser, _, slug, domain = await organisation_with_sso(
+        open_browser, database, provider.issuer
+    )
+    account, sub = await newcomer_through(open_browser, database, provider, slug, domain)
+    # Another provider (one the organisation's admins run, say) would name subjects as it
+    # pleases: none of the old provider's links may sign anyone in through it.
+    with oidc_mock() as other:
+        saved = await save_sso(admin_browser, other.issuer)
+        assert saved.status_code == 303, saved.text
+        shown = await admin_browser.get(saved.headers["location"])
+        assert "each member confirms the link again on their next sign-in" in shown.text
+        assert await identity_of(database, slug, sub) is None
+        # The same subject at the new provider, with another member's... any address: not
+        # the account the old link named.
+        other.set_user(sub, {"email": account.email, "name": "Nell"})
+        again = await through_provider(await open_browser(), other, slug, str(account.email), sub)
+        # A member with the address: signed in and linked again (rule 3).
+        assert again.status_code == 303, again.text
+    relinked = await identity_of(database, slug, sub)
+    assert relinked is not None and relinked.account_id == account.id
+    # A new client id at the same issuer unlinks too; the same settings again do not.
+    assert (await save_sso(admin_browser, other.issuer, client_id="another")).status_code == 303
+    assert await identity_of(database, slug, sub) is None
+
+
+async def test_a_linked_identity_of_someone_no_longer_a_member_confirms_by_mail(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock, smtp: SmtpServer
+) -> None:
+    _, _, slug, domain = await organisation_with_sso(open_browser, database, provider.issuer)
+    account, sub = await newcomer_through(open_browser, database, provider, slug, domain)
+    assert account.email is not None
+    # They left the organisation (and are in another, or in none).
+    async with database.scoped(PLATFORM) as session:
+        await session.execute(
+            update(UserProfile)
+            .where(UserProfile.hub_name == account.username)
+            .values(tenant_id=None, tenant_role=None)
+        )
+        await session.commit()
+    assert await membership(database, account) == (None, None)
+    browser = await open_browser()
+    answer = await through_provider(browser, provider, slug, account.email, sub)
+    assert answer.status_code == 200, answer.text
+    assert "Check your mail" in answer.text
+    [mail] = smtp.inbox.to(account.email)
+    assert any("/accounts/link?" in link for link in mail.links())
+    assert await membership(database, account) == (None, None)
+
+
+async def test_a_platform_admin_is_never_signed_in_by_an_organisations_provider(
+    open_browser: OpenBrowser, database: Database, provider: OidcMock, smtp: SmtpServer
+) -> None:
+    _, _, slug, domain = await organisation_with_sso(open_browser, database, provider.issuer)
+    account, sub = await newcomer_through(open_browser, database, provider, slug, domain)
+    assert account.email is not None
+    # A member, linked, and a platform admin.
+    async with database.scoped(PLATFORM) as session:
+        await session.execute(
+            update(Account).where(Account.id == account.id).values(role="platform_admin")
+        )
+        await session.commit()
+    answer = await through_provider(await open_browser(), provider, slug, account.email, sub)
+    assert answer.status_code == 200, answer.text
+    assert "Check your mail" in answer.text
+    [mail] = smtp.inbox.to(account.email)
+    assert any("/accounts/link?" in link for link in mail.links())
+
+
+async def test_an_address_listed_as_a_platform_admins_gets_no_account_through_it(
+    org_settings: Settings, database: Database, provider: OidcMock, open_browser: OpenBrowser
+) -> None:
+    _, _, slug, domain = await organisation_with_sso(open_browser, database, provider.issuer)
+    email = f"boss-{uuid.uuid4().hex[:6]}@{domain}"
+    listed = org_settings.model_copy(update={"admin_users": frozenset({email})})
+    sub = subject()
+    provider.set_user(sub, {"email": email})
+    async with organisation_browser(listed) as browser:
+        answer = await through_provider(browser, provider, slug, email, sub)
+    assert answer.status_code == 403, answer.text
+    assert "a platform admin&#39;s address" in answer.text or "platform admin's address" in (
+        html.unescape(answer.text)
+    )
+    assert await account_with(database, email) is None
+
+
+# Which issuers the platform contacts -------------------------------------------------------
+
+
+async def test_without_private_issuers_allowed_loopback_and_private_ones_are_refused(
+    org_settings: Settings, database: Database, provider: OidcMock
+) -> None:
+    closed = org_settings.model_copy(update={"sso_allow_private_issuers": False})
+    async with organisation_browser(closed) as browser:
+        await run_by(browser, database, email_domains=fresh_domain())
+        # Plain http, even on this machine.
+        plain = await press_test_connection(browser, provider.issuer)
+        assert plain.status_code == 422, plain.text
+        assert "must start with https://" in html.unescape(plain.text)
+        cases = {
+            f"https://127.0.0.1:{free_port()}": "127.0.0.1",
+            "https://localhost": "127.0.0.1",
+            "https://10.20.30.40/realms/staff": "10.20.30.40",
+            "https://[fd00::1]": "fd00::1",
+            "https://169.254.169.254": "169.254.169.254",
+        }
+        for issuer, address in cases.items():
+            for answer in (
+                await press_test_connection(browser, issuer),
+                await save_sso(browser, issuer),
+            ):
+                text = html.unescape(answer.text)
+                assert answer.status_code == 422, (issuer, text)
+                assert "a loopback or private-network address" in text, (issuer, text)
+                assert address in text, (issuer, text)
+                no_stack_trace(answer)

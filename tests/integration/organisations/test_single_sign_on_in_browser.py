@@ -56,7 +56,14 @@ def provider() -> Iterator[OidcMock]:
 @pytest.fixture(scope="module")
 def settings(migrated: Settings, mail_server: SmtpServer) -> Settings:
     site = f"http://127.0.0.1:{free_port()}"
-    return mail_settings(migrated, mail_server, product_name="Acme Notebooks", public_url=site)
+    return mail_settings(
+        migrated,
+        mail_server,
+        product_name="Acme Notebooks",
+        public_url=site,
+        # The test's OpenID Connect provider runs on this machine (127.0.0.1).
+        sso_allow_private_issuers=True,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -249,7 +249,7 @@ async def generation_queue(session: AsyncSession, user: HubUser) -> GenerationQu
         )
     running = sum(1 for status, _l, _j in entries if status == "doing")
     return GenerationQueue(
-        pool="organisation" if scope.tenant_id else "personal",
+        pool="organisation" if pool.owner.startswith("org:") else "personal",
         size=pool.size,
         running=running,
         waiting=len(entries) - running,

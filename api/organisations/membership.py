@@ -9,6 +9,7 @@ the platform's default plan: the organisation's plan was theirs only while in it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import HubUser
-from api.core.tenancy import PLATFORM, Scope, scope_of, set_scope
+from api.core.tenancy import PLATFORM, SCOPE_KEY, Scope, scope_of, set_scope
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.events import append_event
 from api.models import Account, Tenant, UserProfile
@@ -134,12 +136,18 @@ async def across_organisations(session: AsyncSession) -> AsyncIterator[None]:
     """Platform scope for the reads inside, then the caller's scope again. Only for what a
     person may learn about an organisation before they are in it (an invitation by its
     token, how many seats are taken, who its admins are)."""
-    previous = scope_of(session)
+    previous = scope_of(session) or Scope()
     await set_scope(session, PLATFORM)
     try:
         yield
-    finally:
-        await set_scope(session, previous or Scope())
+    except BaseException:
+        session.info[SCOPE_KEY] = previous  # for every later transaction
+        # And for this one, unless a failed statement aborted it (then only a rollback
+        # follows): the original error is the one to raise.
+        with contextlib.suppress(DBAPIError, InvalidRequestError):
+            await set_scope(session, previous)
+        raise
+    await set_scope(session, previous)
 
 
 async def own_profile(session: AsyncSession, account: Account) -> UserProfile:

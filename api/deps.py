@@ -16,9 +16,14 @@ from api.core.tenancy import PLATFORM, Scope, person_scope, set_scope
 from api.errors import Forbidden
 
 
-def get_settings_dep(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
+    """The settings the app was made with (tests make apps with settings of their own)."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return settings_of(request)
 
 
 def get_database(request: Request) -> Database:

@@ -78,6 +78,11 @@ class InvalidInput(ApiError):
     status = 422
     code = "invalid_request"
 
+    @classmethod
+    def at(cls, field: str, message: str) -> InvalidInput:
+        """The message, shown at one field of a form."""
+        return cls(message, fields=[{"field": field, "message": message}])
+
 
 class ServiceUnavailable(ApiError):
     status = 503

@@ -53,9 +53,8 @@ from api.accounts.sessions import (
     login_url,
     sign_out_everywhere,
 )
-from api.core.config import Settings
 from api.core.names import API_PREFIX
-from api.deps import SessionDep
+from api.deps import SessionDep, settings_of
 from api.events import append_event
 from api.models.account import Account, AccountSession
 
@@ -81,11 +80,6 @@ DONE = {
 }
 # Pages an account without a password may ask a fresh sign-in link for.
 SIGN_IN_AGAIN_FOR = {"password": "settings/password", "delete": "settings/delete"}
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def moment(value: datetime | None, empty: str = "never") -> str:
@@ -221,7 +215,7 @@ async def sign_in_again(request: Request, db: SessionDep) -> Response:
         await count_mail_request(request, db)
         await service.request_magic_link(
             db,
-            _settings(request),
+            settings_of(request),
             mailer_for(request),
             email=email,
             next_url=f"{ACCOUNTS_PREFIX}{then}",
@@ -265,7 +259,7 @@ async def password(request: Request, db: SessionDep) -> Response:
     async def run(fields: dict[str, str]) -> Response:
         await change_password(
             db,
-            _settings(request),
+            settings_of(request),
             mailer_for(request),
             account,
             session,
@@ -409,7 +403,7 @@ async def create_token(request: Request, db: SessionDep) -> Response:
         token=created.token,
         secret=created.secret,
         describe_scopes=_describer(account),
-        hub_api_url=f"{_settings(request).public_base_url}hub/api/user",
+        hub_api_url=f"{settings_of(request).public_base_url}hub/api/user",
     )
 
 
@@ -553,7 +547,7 @@ DELETE_PAGE = f"{SETTINGS}/delete"
 
 def _delete_context(request: Request, account: Account, session: AccountSession) -> dict[str, Any]:
     # Confirmed as a password change is: the password, else a recent sign-in.
-    files = files_statement(_settings(request), account.username)
+    files = files_statement(settings_of(request), account.username)
     return _password_context(account, session) | {"files": files}
 
 
@@ -594,7 +588,7 @@ async def delete(request: Request, db: SessionDep) -> Response:
             raise FormError("confirm_username", "Sign in again first (see above).")
         try:
             deleted = await delete_account(
-                db, _settings(request), mailer_for(request), hub_client_for(request), account
+                db, settings_of(request), mailer_for(request), hub_client_for(request), account
             )
         except HubProblem as exc:
             return hub_problem_page(request, account, exc, DELETE_PAGE)

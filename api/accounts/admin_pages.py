@@ -37,9 +37,8 @@ from api.accounts.pages import (
 )
 from api.accounts.roles import is_platform_admin
 from api.accounts.sessions import ACCOUNTS_PREFIX, start_session
-from api.core.config import Settings
 from api.core.tenancy import PLATFORM, set_scope
-from api.deps import SessionDep
+from api.deps import SessionDep, settings_of
 from api.models import Plan
 from api.models.account import ROLES, Account
 
@@ -60,11 +59,6 @@ NOTICES = {
     "reset": "A password reset link is on its way to {email}. Only they can open it.",
     "invitation": "A new invitation is on its way to {email}.",
 }
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def format_time(value: datetime | None) -> str:
@@ -90,7 +84,7 @@ async def signed_in_admin(request: Request, db: AsyncSession, here: str) -> Acco
     account = await account_or_sign_in(request, db, here)
     if not isinstance(account, Account):
         return account
-    if not is_platform_admin(account, _settings(request)):
+    if not is_platform_admin(account, settings_of(request)):
         log.info("account %s refused the admin page %s", account.username, request.url.path)
         return page(request, "admin_forbidden", status=403, account=account)
     await set_scope(db, PLATFORM)  # administration spans every organisation
@@ -215,7 +209,7 @@ async def account_action(
     fields = await form_or_problem(request, account=admin)
     if isinstance(fields, Response):
         return fields
-    settings, mailer = _settings(request), mailer_for(request)
+    settings, mailer = settings_of(request), mailer_for(request)
     try:
         if action == "disable":
             await administration.disable_account(db, target, actor=admin)
@@ -299,7 +293,7 @@ async def read_import_form(request: Request) -> tuple[dict[str, str], bytes | No
         else:
             fields[key] = value
     await form.close()
-    check_form_token(request, _settings(request), fields.get(CSRF_FIELD))
+    check_form_token(request, settings_of(request), fields.get(CSRF_FIELD))
     if upload:
         return fields, upload
     text = fields.get("csv", "")
@@ -324,7 +318,7 @@ async def import_accounts(request: Request, db: SessionDep) -> Response:
     text = data.decode("utf-8-sig", errors="replace")
     if fields.get("action") == "import":
         result = await bulk_import.run_import(
-            db, _settings(request), mailer_for(request), data, actor=admin
+            db, settings_of(request), mailer_for(request), data, actor=admin
         )
         if result.imported:
             return admin_page(request, "admin_import_done", admin, result=result)

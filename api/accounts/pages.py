@@ -40,9 +40,8 @@ from api.accounts.sessions import (
     start_session,
 )
 from api.accounts.templating import STATIC_DIR, render_template
-from api.core.config import Settings
 from api.core.tenancy import person_scope
-from api.deps import SessionDep
+from api.deps import SessionDep, settings_of
 from api.models.account import Account
 from api.organisations import sso
 from api.organisations.branding import Brand, brand_by_slug, brand_of_person
@@ -75,15 +74,10 @@ NEW_LINK_PAGES = {
 }
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def mailer_for(request: Request) -> Mailer:
     """The app's mailer (tests put one there), else one from the settings."""
     mailer = getattr(request.app.state, "mailer", None)
-    return mailer if isinstance(mailer, Mailer) else Mailer(_settings(request))
+    return mailer if isinstance(mailer, Mailer) else Mailer(settings_of(request))
 
 
 def page(
@@ -94,7 +88,7 @@ def page(
     account: Account | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     token = FormToken(request, settings)
     # A member of an organisation with branding sees its name, logo and colours.
     brand: Brand | None = getattr(request.state, "brand", None)
@@ -125,7 +119,7 @@ async def read_form(request: Request) -> dict[str, str]:
             for key, value in form.multi_items()
             if isinstance(value, str)
         }
-    check_form_token(request, _settings(request), fields.get(CSRF_FIELD))
+    check_form_token(request, settings_of(request), fields.get(CSRF_FIELD))
     return fields
 
 
@@ -271,7 +265,7 @@ async def accounts_home(request: Request, db: SessionDep) -> Response:
 
 @router.get("/sign-up")
 async def sign_up_page(request: Request, next: str = "") -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     if not settings.open_signup:
         return problem_page(
             request,
@@ -287,7 +281,7 @@ async def sign_up_page(request: Request, next: str = "") -> Response:
 
 @router.post("/sign-up")
 async def sign_up(request: Request, db: SessionDep) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
 
     async def run(fields: dict[str, str]) -> Response:
         await count_mail_request(request, db)
@@ -402,7 +396,7 @@ async def change_email(request: Request, db: SessionDep) -> Response:
         email = fields.get("email", "")
         await count_mail_request(request, db)
         await service.request_email_change(
-            db, _settings(request), mailer_for(request), signed_in, email=email
+            db, settings_of(request), mailer_for(request), signed_in, email=email
         )
         return check_mail_page(request, "new_email", service.normal_email(email))
 
@@ -419,7 +413,9 @@ async def resend(request: Request, db: SessionDep) -> Response:
     async def run(fields: dict[str, str]) -> Response:
         email = fields.get("email", "")
         await count_mail_request(request, db)
-        await service.resend_verification(db, _settings(request), mailer_for(request), email=email)
+        await service.resend_verification(
+            db, settings_of(request), mailer_for(request), email=email
+        )
         return check_mail_page(request, "verify_email", service.normal_email(email))
 
     return await handle_form(request, "resend", run, keep=("email",))
@@ -454,13 +450,13 @@ async def sign_in(request: Request, db: SessionDep) -> Response:
             email = fields.get("email", "")
             await count_mail_request(request, db)
             await service.request_magic_link(
-                db, _settings(request), mailer_for(request), email=email, next_url=next_url
+                db, settings_of(request), mailer_for(request), email=email, next_url=next_url
             )
             return check_mail_page(request, "magic_link", service.normal_email(email))
         # An address at a domain with single sign-on goes to its organisation's provider.
         # (A page that leads on: the pages' CSP keeps a form's redirects on this site.)
         sso_start = await sso.sign_in_start(
-            db, _settings(request), fields.get("email", ""), next_url
+            db, settings_of(request), fields.get("email", ""), next_url
         )
         if sso_start is not None:
             return page(request, "organisation_sso_continue", sso_start=sso_start)
@@ -534,7 +530,7 @@ async def forgot(request: Request, db: SessionDep) -> Response:
         email = fields.get("email", "")
         await count_mail_request(request, db)
         await service.request_password_reset(
-            db, _settings(request), mailer_for(request), email=email
+            db, settings_of(request), mailer_for(request), email=email
         )
         return check_mail_page(request, "reset_password", service.normal_email(email))
 
@@ -593,7 +589,7 @@ async def profile_page(request: Request, db: SessionDep, next: str = "") -> Resp
         "profile",
         account=account,
         values=values,
-        academic_domains=sorted(_settings(request).academic_email_domains),
+        academic_domains=sorted(settings_of(request).academic_email_domains),
     )
 
 
@@ -603,7 +599,7 @@ async def profile(request: Request, db: SessionDep) -> Response:
     if not isinstance(account, Account):
         return account
     signed_in = account
-    settings = _settings(request)
+    settings = settings_of(request)
 
     async def run(fields: dict[str, str]) -> Response:
         mailed = await service.complete_profile(

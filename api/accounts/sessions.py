@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from api.accounts.roles import raise_listed_admin
-from api.core.config import Settings
 from api.core.names import API_PREFIX
+from api.deps import settings_of
 from api.events import append_event
 from api.models.account import Account, AccountSession
 from api.signing import BadSignature, sign, unsign
@@ -83,11 +83,6 @@ def login_url(next_url: str) -> str:
     return f"{SIGN_IN_PATH}?{urlencode({'next': safe_next(next_url)})}"
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _client_address(request: Request) -> str | None:
     return request.client.host[:64] if request.client else None
 
@@ -99,7 +94,7 @@ def _signed_value(request: Request) -> dict[str, object] | None:
     try:
         return unsign(
             cookie,
-            _settings(request).api_secret_key(),
+            settings_of(request).api_secret_key(),
             purpose=_SESSION_PURPOSE,
             max_age_seconds=SESSION_MAX_AGE_SECONDS,
         )
@@ -191,7 +186,7 @@ async def start_session(
         last_seen_at=now,
     )
     db_session.add(row)
-    raise_listed_admin(db_session, _settings(request), account)
+    raise_listed_admin(db_session, settings_of(request), account)
     append_event(
         db_session,
         stream=f"account:{account.id}",
@@ -202,7 +197,7 @@ async def start_session(
     await db_session.commit()
     value = sign(
         {"sid": str(row.id), "epoch": account.session_epoch},
-        _settings(request).api_secret_key(),
+        settings_of(request).api_secret_key(),
         purpose=_SESSION_PURPOSE,
     )
     _set_cookie(request, response, value)

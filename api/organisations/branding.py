@@ -64,10 +64,6 @@ class LogoTooLarge(InvalidInput):
         super().__init__(message, fields=[{"field": "logo", "message": message}])
 
 
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, fields=[{"field": field, "message": message}])
-
-
 # Input --------------------------------------------------------------------------------------
 
 
@@ -81,7 +77,7 @@ def logo_type(data: bytes) -> str:
         return JPEG
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return WEBP
-    raise _invalid(
+    raise InvalidInput.at(
         "logo",
         "The logo must be a PNG, JPEG or WebP image. SVG is not accepted (it can carry "
         "script); export it as PNG.",
@@ -96,14 +92,14 @@ def check_colour(value: str, field: str, label: str) -> str | None:
     if not text.startswith("#"):
         text = f"#{text}"
     if not _COLOUR.match(text):
-        raise _invalid(field, f"Write the {label} as # and six hex digits, e.g. #1f6feb.")
+        raise InvalidInput.at(field, f"Write the {label} as # and six hex digits, e.g. #1f6feb.")
     return text
 
 
 def check_brand_name(value: str) -> str | None:
     name = " ".join(value.split())
     if len(name) > MAX_BRAND_NAME:
-        raise _invalid("brand_name", f"Keep the name to {MAX_BRAND_NAME} characters.")
+        raise InvalidInput.at("brand_name", f"Keep the name to {MAX_BRAND_NAME} characters.")
     return name or None
 
 

@@ -21,8 +21,7 @@ from api.accounts.csrf import CSRF_FIELD, check_form_token
 from api.accounts.errors import CsrfRefused
 from api.accounts.pages import page, problem_page, redirect, signed_in_account
 from api.accounts.sessions import ACCOUNTS_PREFIX
-from api.core.config import Settings
-from api.deps import CurrentUser, QuotaService, SessionDep
+from api.deps import CurrentUser, QuotaService, SessionDep, settings_of
 from api.errors import ApiError, NotFound
 from api.models import Account
 from api.organisations import branding
@@ -41,11 +40,6 @@ DONE = {
 # A form with a logo of the largest size, and room for the other fields.
 MAX_FORM_BYTES = branding.MAX_LOGO_BYTES + 64 * 1024
 ASSET_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def read_branding_form(request: Request) -> tuple[dict[str, str], bytes | None]:
@@ -69,7 +63,7 @@ async def read_branding_form(request: Request) -> tuple[dict[str, str], bytes | 
                 fields[key] = value[:1000]
     finally:
         await form.close()
-    check_form_token(request, _settings(request), fields.get(CSRF_FIELD))
+    check_form_token(request, settings_of(request), fields.get(CSRF_FIELD))
     return fields, logo or None
 
 
@@ -103,7 +97,7 @@ async def branding_page(
         sign_in_url=f"{ACCOUNTS_PREFIX}sign-in?organisation={tenant.slug}",
         done_message=DONE.get(done),
         here=HERE,
-        platform_name=_settings(request).product_name,
+        platform_name=settings_of(request).product_name,
         organisation_url=f"{ACCOUNTS_PREFIX}organisation",
         **context,
     )

@@ -35,8 +35,7 @@ from api.accounts.pages import (
     redirect,
     signed_in_account,
 )
-from api.core.config import Settings
-from api.deps import SessionDep
+from api.deps import SessionDep, settings_of
 from api.models import Account, Tenant, UserProfile
 from api.models.profile import DEFAULT_PLAN
 from api.organisations import insights, member_defaults, membership
@@ -49,11 +48,6 @@ router = APIRouter(prefix="/accounts/organisation", include_in_schema=False)
 IMPORT = f"{HERE}/import"
 RESEND = f"{IMPORT}/invitations/"
 DOING = "import members"
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def _signed_in_admin(request: Request, db: AsyncSession) -> tuple[Account, Tenant] | Response:
@@ -179,7 +173,7 @@ async def import_members(request: Request, db: SessionDep) -> Response:
     text = data.decode("utf-8-sig", errors="replace")
     if fields.get("action") == "import":
         result = await bulk_import.run_import(
-            db, _settings(request), mailer_for(request), data, actor=account, organisation=tenant
+            db, settings_of(request), mailer_for(request), data, actor=account, organisation=tenant
         )
         if result.imported:
             return await _page(
@@ -235,7 +229,7 @@ async def resend_invitation(request: Request, db: SessionDep, account_id: str) -
         )
     try:
         await invitations.resend_invitation(
-            db, _settings(request), mailer_for(request), target, actor=account
+            db, settings_of(request), mailer_for(request), target, actor=account
         )
     except AccountError as exc:
         await forget_changes(db, account)

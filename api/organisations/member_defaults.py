@@ -42,10 +42,6 @@ _REFERENCE = re.compile(
 )
 
 
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, fields=[{"field": field, "message": message}])
-
-
 # Plans --------------------------------------------------------------------------------------
 
 
@@ -67,17 +63,19 @@ async def check_member_plan(session: AsyncSession, tenant: Tenant, code: str) ->
         return None
     plan = await session.get(Plan, code)
     if plan is None:
-        raise _invalid("member_plan", f"There is no plan {code!r}; choose one from the list.")
+        raise InvalidInput.at(
+            "member_plan", f"There is no plan {code!r}; choose one from the list."
+        )
     if plan.code not in {offered.code for offered in await offered_plans(session, tenant)}:
         ceiling = await session.get(Plan, tenant.plan_code) if tenant.plan_code else None
         if ceiling is not None:
-            raise _invalid(
+            raise InvalidInput.at(
                 "member_plan",
                 f"The {plan.name} plan is above {tenant.name}'s own plan ({ceiling.name}): "
                 f"members can get at most {ceiling.name}. Choose a plan up to it, or ask "
                 "the platform's operator for a larger plan for the organisation.",
             )
-        raise _invalid(
+        raise InvalidInput.at(
             "member_plan",
             f"{tenant.name} has no plan of its own yet, so its members can get only the "
             f"platform's default plan ({DEFAULT_PLAN}). Larger member plans come with a "
@@ -103,7 +101,7 @@ def parse_images(value: str, allowed: Sequence[str] | None = None) -> list[str]:
         if not part:
             continue
         if len(part) > MAX_IMAGE_LENGTH or not _REFERENCE.match(part):
-            raise _invalid(
+            raise InvalidInput.at(
                 "images",
                 f"{part[:80]!r} is not a Docker image reference; write them like "
                 "registry.example.org/team/notebook:2024 or jupyter/scipy-notebook "
@@ -111,7 +109,7 @@ def parse_images(value: str, allowed: Sequence[str] | None = None) -> list[str]:
             )
         if part not in permitted:
             setting = environment_name("organisation_images")
-            raise _invalid(
+            raise InvalidInput.at(
                 "images",
                 f"{part[:80]!r} is not an image the platform's operator allows organisations "
                 f"to offer ({setting}: "
@@ -121,7 +119,7 @@ def parse_images(value: str, allowed: Sequence[str] | None = None) -> list[str]:
         if part not in images:
             images.append(part)
     if len(images) > MAX_IMAGES:
-        raise _invalid("images", f"List at most {MAX_IMAGES} images.")
+        raise InvalidInput.at("images", f"List at most {MAX_IMAGES} images.")
     return images
 
 
@@ -159,7 +157,7 @@ async def update_defaults(
     plan = await check_member_plan(session, tenant, member_plan)
     image_list = parse_images(images, allowed_images)
     if apply_now and plan is None:
-        raise _invalid("member_plan", "Choose the plan to move the members to.")
+        raise InvalidInput.at("member_plan", "Choose the plan to move the members to.")
     tenant.member_plan_code = plan.code if plan else None
     tenant.images = image_list
     moved = 0

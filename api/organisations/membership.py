@@ -53,10 +53,6 @@ class Member:
     role: str
 
 
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, fields=[{"field": field, "message": message}])
-
-
 def role_of(profile: UserProfile) -> str:
     """A member's role; one put in by a platform admin without a role is a member."""
     return profile.tenant_role or MEMBER
@@ -72,16 +68,16 @@ def email_domain(email: str | None) -> str:
 def check_name(value: str) -> str:
     name = " ".join(value.split())
     if not name:
-        raise _invalid("name", "Enter the organisation's name.")
+        raise InvalidInput.at("name", "Enter the organisation's name.")
     if len(name) > MAX_NAME_LENGTH:
-        raise _invalid("name", f"Keep the name to {MAX_NAME_LENGTH} characters.")
+        raise InvalidInput.at("name", f"Keep the name to {MAX_NAME_LENGTH} characters.")
     return name
 
 
 def check_slug(value: str) -> str:
     slug = value.strip().lower()
     if not _SLUG.match(slug):
-        raise _invalid(
+        raise InvalidInput.at(
             "slug",
             "Choose a short name of lower-case letters, digits and hyphens (up to 63, "
             "not starting or ending with a hyphen), e.g. acme-research.",
@@ -91,7 +87,7 @@ def check_slug(value: str) -> str:
 
 def check_kind(value: str) -> str:
     if value not in ORGANISATION_KINDS:
-        raise _invalid("kind", "Choose whether it is a company, a university or a class.")
+        raise InvalidInput.at("kind", "Choose whether it is a company, a university or a class.")
     return value
 
 
@@ -103,13 +99,13 @@ def parse_domains(value: str) -> list[str]:
         if not domain:
             continue
         if not _DOMAIN.match(domain):
-            raise _invalid(
+            raise InvalidInput.at(
                 "email_domains", f"{part!r} is not a domain; write domains like example.org."
             )
         if domain not in domains:
             domains.append(domain)
     if len(domains) > MAX_DOMAINS:
-        raise _invalid("email_domains", f"List at most {MAX_DOMAINS} domains.")
+        raise InvalidInput.at("email_domains", f"List at most {MAX_DOMAINS} domains.")
     return domains
 
 
@@ -118,13 +114,15 @@ def parse_seats(value: str) -> int | None:
     if not text:
         return None
     if not text.isdigit() or int(text) > MAX_SEATS:
-        raise _invalid("seats", "Enter the number of seats as a whole number, or leave it empty.")
+        raise InvalidInput.at(
+            "seats", "Enter the number of seats as a whole number, or leave it empty."
+        )
     return int(text)
 
 
 def check_role(value: str) -> str:
     if value not in TENANT_ROLES:
-        raise _invalid("role", "Choose member or admin.")
+        raise InvalidInput.at("role", "Choose member or admin.")
     return value
 
 
@@ -381,7 +379,7 @@ async def create_organisation(
         .returning(Tenant.id)
     )
     if created is None:
-        raise _invalid("slug", f"The short name {slug!r} is taken; choose another.")
+        raise InvalidInput.at("slug", f"The short name {slug!r} is taken; choose another.")
     tenant = await locked_organisation(session, created)
     # Joining first: the event is the organisation's row, written in its scope.
     await join(session, profile, tenant, ADMIN, how="created")
@@ -494,7 +492,7 @@ async def transfer_ownership(session: AsyncSession, account: Account, name: str)
     """Make another member admin and step down to member."""
     tenant = await admin_of(session, account, "transfer ownership")
     if name == account.username:
-        raise _invalid("member", "Choose another member to hand the organisation to.")
+        raise InvalidInput.at("member", "Choose another member to hand the organisation to.")
     other = await _member_profile(session, tenant, name)
     own = await own_profile(session, account)
     other.tenant_role = ADMIN
@@ -516,10 +514,10 @@ async def update_settings(
     tenant = await admin_of(session, account, "change its settings")
     new_name, domains, cap = check_name(name), parse_domains(email_domains), parse_seats(seats)
     if auto_join and not domains:
-        raise _invalid("email_domains", "List at least one domain for people to join by.")
+        raise InvalidInput.at("email_domains", "List at least one domain for people to join by.")
     used = await seats_used(session, tenant)
     if cap is not None and cap < used:
-        raise _invalid(
+        raise InvalidInput.at(
             "seats",
             f"{used} people are members; set at least {used} seats, or remove members first.",
         )

@@ -27,8 +27,7 @@ from api.accounts.pages import (
     signed_in_account,
 )
 from api.accounts.sessions import ACCOUNTS_PREFIX
-from api.core.config import Settings
-from api.deps import SessionDep
+from api.deps import SessionDep, settings_of
 from api.errors import ApiError
 from api.models import Account
 from api.models.organisation import TENANT_ROLES
@@ -56,11 +55,6 @@ DONE = {
 KEEP = ("name", "slug", "kind", "email_domains", "email", "role", "seats")
 
 Action = Callable[[Account, dict[str, str]], Awaitable[str]]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def organisation_page(
@@ -201,7 +195,7 @@ async def invite(request: Request, db: SessionDep) -> Response:
     async def run(account: Account, fields: dict[str, str]) -> str:
         await invitations.invite(
             db,
-            _settings(request),
+            settings_of(request),
             mailer_for(request),
             account,
             email=fields.get("email", ""),

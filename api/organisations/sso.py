@@ -100,10 +100,6 @@ _FETCHED = {
 }
 
 
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, fields=[{"field": field, "message": message}])
-
-
 # The provider ---------------------------------------------------------------------------------
 
 
@@ -268,7 +264,7 @@ async def approve_domains(
     for value in domains:
         domain = value.strip().removeprefix("@").lower().rstrip(".")
         if domain not in tenant.email_domains:
-            raise _invalid(
+            raise InvalidInput.at(
                 "domains",
                 f"{value} is not one of {tenant.name}'s e-mail domains "
                 f"({', '.join(tenant.email_domains) or 'none listed'}); its admins list "
@@ -281,7 +277,7 @@ async def approve_domains(
     )
     for other in others:
         shared = sorted(set(other.sso_approved_domains) & set(wanted))
-        raise _invalid(
+        raise InvalidInput.at(
             "domains",
             f"{', '.join(shared)} is approved for single sign-on through {other.name} "
             f"({other.slug}) already; revoke it there first.",
@@ -533,13 +529,13 @@ def check_issuer(value: str, *, allow_private: bool = False) -> str:
         or parts.fragment
         or re.search(r"\s", issuer)
     ):
-        raise _invalid(
+        raise InvalidInput.at(
             "issuer",
             "Enter the issuer's address as its provider shows it, e.g. "
             "https://login.example.org/realms/staff.",
         )
     if parts.scheme != "https" and not (allow_private and is_secure_transport(issuer)):
-        raise _invalid("issuer", "The issuer's address must start with https://.")
+        raise InvalidInput.at("issuer", "The issuer's address must start with https://.")
     return issuer
 
 
@@ -551,7 +547,7 @@ async def checked_issuer(settings: Settings, value: str) -> str:
     if issuer and not allow_private:
         problem = await address_problem(issuer, "The issuer's address")
         if problem:
-            raise _invalid("issuer", problem)
+            raise InvalidInput.at("issuer", problem)
     return issuer
 
 
@@ -615,24 +611,26 @@ async def update_settings(
     tenant = await membership.admin_of(session, account, "change its single sign-on")
     new_issuer, new_client_id = await checked_issuer(settings, issuer), client_id.strip()
     if len(new_client_id) > MAX_CLIENT_ID_LENGTH or re.search(r"\s", new_client_id):
-        raise _invalid("client_id", "Enter the client id as the provider shows it.")
+        raise InvalidInput.at("client_id", "Enter the client id as the provider shows it.")
     secret = client_secret.strip()
     kept = decrypt_secret(settings, tenant.sso_client_secret_encrypted)
     if enabled:
         if not new_issuer:
-            raise _invalid("issuer", "Enter the issuer to turn single sign-on on.")
+            raise InvalidInput.at("issuer", "Enter the issuer to turn single sign-on on.")
         if not new_client_id:
-            raise _invalid("client_id", "Enter the client id to turn single sign-on on.")
+            raise InvalidInput.at("client_id", "Enter the client id to turn single sign-on on.")
         if not secret and not kept:
-            raise _invalid("client_secret", "Enter the client secret to turn single sign-on on.")
+            raise InvalidInput.at(
+                "client_secret", "Enter the client secret to turn single sign-on on."
+            )
         if not tenant.email_domains:
-            raise _invalid(
+            raise InvalidInput.at(
                 "enabled",
                 "List the organisation's e-mail domains in its settings first: people at "
                 "them are sent to its sign-in service.",
             )
         if len(provider_name(tenant)) > MAX_PROVIDER_NAME:
-            raise _invalid(
+            raise InvalidInput.at(
                 "enabled",
                 "The organisation's short name is too long for single sign-on; ask the "
                 "platform's operator.",
@@ -700,7 +698,7 @@ async def _no_other_claims(session: AsyncSession, tenant: Tenant) -> None:
         shared = sorted(set(routed_domains(other)) & set(tenant.email_domains))
         if not shared:
             continue
-        raise _invalid(
+        raise InvalidInput.at(
             "enabled",
             f"Another organisation's sign-in service already serves {', '.join(shared)}. "
             "Remove that domain from your organisation's settings, or ask the platform's "
@@ -736,7 +734,7 @@ async def test_connection(settings: Settings, issuer: str) -> ConnectionCheck:
     issuer = await checked_issuer(settings, issuer)
     allow_private = settings.sso_allow_private_issuers
     if not issuer:
-        raise _invalid("issuer", "Enter the issuer to test.")
+        raise InvalidInput.at("issuer", "Enter the issuer to test.")
     url = f"{issuer}/.well-known/openid-configuration"
     worked: list[str] = []
 

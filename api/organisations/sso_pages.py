@@ -20,8 +20,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts.pages import form_or_problem, page, redirect, signed_in_account
-from api.core.config import Settings
-from api.deps import SessionDep
+from api.deps import SessionDep, settings_of
 from api.errors import ApiError
 from api.models import Account
 from api.organisations import membership, sso
@@ -42,11 +41,6 @@ DONE = {
 KEEP = ("issuer", "client_id")
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 async def _sso_page(
     request: Request,
     db: AsyncSession,
@@ -56,7 +50,7 @@ async def _sso_page(
     status: int = 200,
     **context: Any,
 ) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         tenant = await membership.admin_of(db, account, DOING)
     except ApiError as exc:
@@ -115,7 +109,7 @@ async def change_sso(request: Request, db: SessionDep) -> Response:
     try:
         change = await sso.update_settings(
             db,
-            _settings(request),
+            settings_of(request),
             account,
             issuer=fields.get("issuer", ""),
             client_id=fields.get("client_id", ""),
@@ -152,7 +146,7 @@ async def _test(
         await membership.admin_of(db, account, DOING)
         # No row stays locked while the issuer is asked.
         await forget_changes(db, account)
-        check = await sso.test_connection(_settings(request), fields.get("issuer", ""))
+        check = await sso.test_connection(settings_of(request), fields.get("issuer", ""))
     except ApiError as exc:
         await forget_changes(db, account)
         if exc.status == 403:

@@ -37,7 +37,7 @@ from api.accounts.pages import (
 from api.accounts.service import _event
 from api.accounts.sessions import ACCOUNTS_PREFIX, current_account, safe_next, start_session
 from api.core.config import Settings
-from api.deps import SessionDep
+from api.deps import SessionDep, settings_of
 from api.models.account import Account
 from api.organisations import sso
 
@@ -53,11 +53,6 @@ PROBLEM_TITLES = {
     "refused": "Sign-in was refused",
     "taken": "Already linked to another account",
 }
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def _provider(db: AsyncSession, settings: Settings, name: str) -> OutsideProvider | None:
@@ -112,7 +107,7 @@ async def _record_failure(db: AsyncSession, provider: str, exc: AccountError) ->
 async def start(
     request: Request, db: SessionDep, name: str, next: str = "", link: str = ""
 ) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     next_url = safe_next(next)
     provider = await _provider(db, settings, name)
     if provider is None:
@@ -154,7 +149,7 @@ def _unknown_provider(request: Request, next_url: str) -> Response:
 
 @router.get("/external/{name}/callback")
 async def callback(request: Request, db: SessionDep, name: str) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     provider = await _provider(db, settings, name)
     if provider is None:
         return _unknown_provider(request, safe_next(None))
@@ -224,12 +219,17 @@ async def _sign_in(
 ) -> Response:
     if provider.organisation:
         outcome = await sso.sign_in(
-            db, _settings(request), mailer_for(request), provider, identity, next_url=flow.next_url
+            db,
+            settings_of(request),
+            mailer_for(request),
+            provider,
+            identity,
+            next_url=flow.next_url,
         )
     else:
         outcome = await linking.sign_in_with(
             db,
-            _settings(request),
+            settings_of(request),
             mailer_for(request),
             identity,
             display_name=provider.display_name,
@@ -274,7 +274,7 @@ async def link_page(request: Request, db: SessionDep, token: str = "") -> Respon
     except LinkProblem as exc:
         return problem_page(request, exc)
     name = str(row.payload.get("provider", ""))
-    provider = await _provider(db, _settings(request), name)
+    provider = await _provider(db, settings_of(request), name)
     shown = provider.display_name if provider else name
     label = str(row.payload.get("label") or "")
     lead = (
@@ -323,7 +323,7 @@ async def _methods_page(
     account = await account_or_sign_in(request, db, METHODS_PATH)
     if not isinstance(account, Account):
         return account
-    providers = configured_providers(_settings(request))
+    providers = configured_providers(settings_of(request))
     identities = await linking.identities_of(db, account)
     rows = [
         {
@@ -358,7 +358,7 @@ async def _methods_page(
 async def methods(
     request: Request, db: SessionDep, linked: str = "", unlinked: str = ""
 ) -> Response:
-    providers = configured_providers(_settings(request))
+    providers = configured_providers(settings_of(request))
     notice = None
     for name, verb in ((linked, "linked to"), (unlinked, "unlinked from")):
         if name:

@@ -53,11 +53,16 @@ async def act(
 
 
 async def send_import(
-    browser: httpx.AsyncClient, csv: str, *, action: str = "check", as_file: bool = False
+    browser: httpx.AsyncClient,
+    csv: str,
+    *,
+    action: str = "check",
+    as_file: bool = False,
+    form: str = IMPORT,
 ) -> httpx.Response:
-    """The import form with ``csv`` pasted (or uploaded as a file), as multipart like a
-    browser sends it."""
-    shown = await browser.get(IMPORT)
+    """The import form at ``form`` (the platform admins' by default) with ``csv`` pasted
+    (or uploaded as a file), as multipart like a browser sends it."""
+    shown = await browser.get(form)
     assert shown.status_code == 200, shown.text
     data = {"csrf_token": csrf_token(shown.text), "action": action}
     if as_file:
@@ -65,14 +70,16 @@ async def send_import(
     else:
         data["csv"] = csv
         files = {"csv_file": ("", b"", "application/octet-stream")}
-    return await browser.post(IMPORT, data=data, files=files)
+    return await browser.post(form, data=data, files=files)
 
 
-async def import_checked(browser: httpx.AsyncClient, report: httpx.Response) -> httpx.Response:
+async def import_checked(
+    browser: httpx.AsyncClient, report: httpx.Response, *, form: str = IMPORT
+) -> httpx.Response:
     """Press the report's Import button (it sends the checked rows again)."""
     match = _HIDDEN_CSV.search(report.text)
     assert match, "the report has no Import button"
-    return await send_import(browser, html.unescape(match.group(1)), action="import")
+    return await send_import(browser, html.unescape(match.group(1)), action="import", form=form)
 
 
 def on_own_database(settings: Settings, database_url: str) -> tuple[Settings, Database]:

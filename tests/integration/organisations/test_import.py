@@ -6,7 +6,6 @@ who takes up the account is a member; nobody else may import."""
 from __future__ import annotations
 
 import html
-import re
 import uuid
 
 import httpx
@@ -17,6 +16,7 @@ from api.core.db import Database
 from api.core.tenancy import PLATFORM
 from api.models import Event
 from api.models.account import Account
+from tests.support import admin_pages
 from tests.support.accounts import PAGES, PASSWORD, csrf_token, link_path, submit, token_of
 from tests.support.network import free_port
 from tests.support.organisation_insights import (
@@ -37,7 +37,6 @@ from tests.support.organisations import (
 from tests.support.smtp import SmtpServer
 
 IMPORT = f"{ORGANISATION}/import"
-_HIDDEN_CSV = re.compile(r'<input type="hidden" name="csv" value="([^"]*)">')
 
 
 def address(tag: str, name: str) -> str:
@@ -47,23 +46,12 @@ def address(tag: str, name: str) -> str:
 async def send_import(
     browser: httpx.AsyncClient, csv: str, *, action: str = "check", as_file: bool = False
 ) -> httpx.Response:
-    """The organisation's import form with ``csv`` pasted (or uploaded), as a browser sends it."""
-    shown = await browser.get(IMPORT)
-    assert shown.status_code == 200, shown.text
-    data = {"csrf_token": csrf_token(shown.text), "action": action}
-    if as_file:
-        files = {"csv_file": ("class.csv", csv.encode(), "text/csv")}
-    else:
-        data["csv"] = csv
-        files = {"csv_file": ("", b"", "application/octet-stream")}
-    return await browser.post(IMPORT, data=data, files=files)
+    """The organisation's import form with ``csv``, as a browser sends it."""
+    return await admin_pages.send_import(browser, csv, action=action, as_file=as_file, form=IMPORT)
 
 
 async def import_checked(browser: httpx.AsyncClient, report: httpx.Response) -> httpx.Response:
-    """Press the report's Import button (it sends the checked rows again)."""
-    match = _HIDDEN_CSV.search(report.text)
-    assert match, "the report has no Import button"
-    return await send_import(browser, html.unescape(match.group(1)), action="import")
+    return await admin_pages.import_checked(browser, report, form=IMPORT)
 
 
 def problems(report: httpx.Response) -> list[tuple[str, str, str]]:

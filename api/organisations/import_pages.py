@@ -39,6 +39,7 @@ from api.deps import SessionDep, settings_of
 from api.models import Account, Tenant, UserProfile
 from api.models.profile import DEFAULT_PLAN
 from api.organisations import insights, member_defaults, membership
+from api.organisations.insight_pages import admins_only_page
 from api.organisations.pages import HERE, forget_changes
 
 log = logging.getLogger(__name__)
@@ -57,24 +58,13 @@ async def _signed_in_admin(request: Request, db: AsyncSession) -> tuple[Account,
         return account
     standing = await insights.standing_of(db, account)
     if standing.tenant is None or not standing.is_admin:
-        if standing.tenant is None:
-            title, status = "No organisation", 404
-            message = "You are in no organisation, so there is nobody to import members into."
-        else:
-            title, status = "Admins only", 403
-            message = (
-                f"Only the admins of {standing.tenant.name} can import members; ask one of them."
-            )
-        log.info("organisation import refused for %s (%d)", account.username, status)
-        return page(
+        log.info("organisation import refused for %s", account.username)
+        return admins_only_page(
             request,
-            "account_message",
-            status=status,
-            account=account,
-            title=title,
-            message=message,
-            back_url=HERE,
-            back_label="Your organisation",
+            account,
+            standing,
+            nowhere="there is nobody to import members into",
+            only="can import members",
         )
     return account, await membership.admin_of(db, account, DOING)
 

@@ -36,15 +36,17 @@ DEFAULTS = f"{HERE}/defaults"
 KEEP = ("member_plan", "images")
 
 
-def _refusal(request: Request, account: Account, standing: Standing, doing: str) -> Response:
-    """The page a person sees where only the organisation's admins may go (403), or, in
-    no organisation, the way to one (404)."""
+def admins_only_page(
+    request: Request, account: Account, standing: Standing, *, nowhere: str, only: str
+) -> Response:
+    """The page a person sees where only the organisation's admins may go (403, saying
+    ``only``), or, in no organisation, the way to one (404, saying ``nowhere``)."""
     if standing.tenant is None:
         title, status = "No organisation", 404
-        message = f"You are in no organisation, so there is no {doing} to show."
+        message = f"You are in no organisation, so {nowhere}."
     else:
         title, status = "Admins only", 403
-        message = f"Only the admins of {standing.tenant.name} can see its {doing}; ask one of them."
+        message = f"Only the admins of {standing.tenant.name} {only}; ask one of them."
     return page(
         request,
         "account_message",
@@ -54,6 +56,16 @@ def _refusal(request: Request, account: Account, standing: Standing, doing: str)
         message=message,
         back_url=HERE,
         back_label="Your organisation",
+    )
+
+
+def _refusal(request: Request, account: Account, standing: Standing, doing: str) -> Response:
+    return admins_only_page(
+        request,
+        account,
+        standing,
+        nowhere=f"there is no {doing} to show",
+        only=f"can see its {doing}",
     )
 
 

@@ -335,6 +335,48 @@ class Settings(BaseSettings):
         description="The image of the gates' Docker sandbox (the worker's Python is "
         "mounted into it read-only).",
     )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Billing: the Stripe secret key (sk_live_... or sk_test_..., or a "
+        "restricted key). Unset: no billing; plans are free or assigned by admins.",
+    )
+    stripe_publishable_key: str | None = Field(
+        default=None, description="Billing: the Stripe publishable key (pk_...), for pages."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Billing: the signing secret (whsec_...) of the webhook endpoint "
+        "<public URL>/services/api/billing/webhook.",
+    )
+    stripe_webhook_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="Billing: while rolling the webhook's signing secret, the old one; "
+        "events signed with either are accepted. Remove it once Stripe has switched.",
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Billing: the Stripe API's address. Unset: Stripe's own "
+        "(https://api.stripe.com); a loopback address only for a Stripe-compatible test server.",
+    )
+    billing_success_url: str | None = Field(
+        default=None,
+        description="Where Stripe Checkout returns after a purchase. Unset: the account's "
+        "billing page on this platform.",
+    )
+    billing_cancel_url: str | None = Field(
+        default=None,
+        description="Where Stripe Checkout returns when the buyer cancels. Unset: the "
+        "billing page.",
+    )
+    billing_currency: str = Field(
+        default="usd", pattern=r"^[a-z]{3}$", description="Currency of the plans' prices."
+    )
+    billing_grace_days: int = Field(
+        default=7,
+        ge=0,
+        le=60,
+        description="How long a subscription whose payment failed (past_due) keeps its plan.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     secret_key: SecretStr | None = Field(
         default=None,
@@ -456,6 +498,27 @@ class Settings(BaseSettings):
 
     # Derived locations -------------------------------------------------------------
 
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _stripe_api_base(cls, value: str | None) -> str | None:
+        # The secret key travels to it: https, or a test server on this machine.
+        return None if value is None else check_provider_url(value)
+
+    @field_validator("billing_success_url", "billing_cancel_url")
+    @classmethod
+    def _return_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s):// address")
+        return value.strip()
+
+    @property
+    def billing_enabled(self) -> bool:
+        """Whether people can buy plans and bundles: a Stripe secret key is set."""
+        return self.stripe_secret_key is not None
+
     @property
     def version(self) -> str:
         return __version__
@@ -563,6 +626,9 @@ SECRET_FIELDS = frozenset(
         "smtp_password",
         "github_client_secret",
         "google_client_secret",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_webhook_secret_previous",
         # Each provider's client secret is inside.
         "oidc_providers",
     }

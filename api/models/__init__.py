@@ -10,6 +10,15 @@ from api.models.account import (
 )
 from api.models.assistant import AssistantConversation, AssistantMessage, AssistantUsage
 from api.models.base import Base
+from api.models.billing import (
+    BillingCustomer,
+    BundlePurchase,
+    MeterReport,
+    StripeEvent,
+    Subscription,
+    UsageMeter,
+    UsageNotice,
+)
 from api.models.event import Event
 from api.models.marketplace import Bundle, BundleInstall, BundlePattern, BundleRating
 from api.models.oidc import OAuthAuthorizationCode, OAuthClient, OAuthSigningKey, OAuthToken
@@ -30,11 +39,14 @@ __all__ = [
     "AssistantMessage",
     "AssistantUsage",
     "Base",
+    "BillingCustomer",
     "Bundle",
     "BundleInstall",
     "BundlePattern",
+    "BundlePurchase",
     "BundleRating",
     "Event",
+    "MeterReport",
     "OAuthAuthorizationCode",
     "OAuthClient",
     "OAuthSigningKey",
@@ -50,6 +62,10 @@ __all__ = [
     "RetiredUsername",
     "ServerSession",
     "SignInAttempt",
+    "StripeEvent",
+    "Subscription",
     "Tenant",
+    "UsageMeter",
+    "UsageNotice",
     "UserProfile",
 ]

@@ -55,6 +55,8 @@ class Bundle(Timestamped, Base):
     # Counted as installs happen: each install row is its installer's organisation's, so
     # no one scope can count them all.
     downloads: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Paid purchases minus refunds, counted by the billing webhooks (platform scope).
+    sales: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class BundlePattern(Base):

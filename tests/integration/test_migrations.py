@@ -21,6 +21,8 @@ TABLES |= {"accounts", "account_identities", "account_tokens", "account_sessions
 TABLES |= {"sign_in_attempts", "retired_usernames"}
 TABLES |= {"oauth_clients", "oauth_authorization_codes", "oauth_tokens", "oauth_signing_keys"}
 TABLES |= {"organisation_invitations"}
+TABLES |= {"billing_customers", "subscriptions", "stripe_events", "bundle_purchases"}
+TABLES |= {"usage_meters", "usage_notices", "meter_reports"}
 # procrastinate's job queue: its schema is its own (migration 0004 applies it as shipped).
 PROCRASTINATE_TABLES = {
     "procrastinate_jobs",

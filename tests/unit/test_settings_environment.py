@@ -88,6 +88,15 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
     "dashboards_credential_minutes": 30,
     "dashboards_hourly_rate": 60.5,
     "dashboards_currency": "EUR",
+    "stripe_secret_key": "sk_test_" + "k" * 24,
+    "stripe_publishable_key": "pk_test_" + "p" * 24,
+    "stripe_webhook_secret": "whsec_" + "w" * 32,
+    "stripe_webhook_secret_previous": "whsec_" + "o" * 32,
+    "stripe_api_base": "http://127.0.0.1:12111",
+    "billing_success_url": "https://code.example.edu/thanks",
+    "billing_cancel_url": "https://code.example.edu/pricing",
+    "billing_currency": "eur",
+    "billing_grace_days": 3,
 }
 
 

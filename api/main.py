@@ -18,6 +18,8 @@ from api.accounts import account_pages, admin_organisations, admin_pages
 from api.accounts import pages as sign_in_pages
 from api.accounts.external import routes as external_sign_in
 from api.auth import HubIdentity
+from api.billing import pages as billing_pages
+from api.billing import webhooks as billing_webhooks
 from api.core.config import Settings, get_settings
 from api.core.db import Database
 from api.core.names import API_PREFIX
@@ -29,6 +31,7 @@ from api.organisations import pages as organisation_pages
 from api.routes import (
     admin,
     assistant,
+    billing,
     dashboards,
     internal,
     marketplace,
@@ -118,6 +121,9 @@ def create_app(
         import_pages,
         sso_pages,
         branding_pages,
+        billing,
+        billing_webhooks,
+        billing_pages,
     ):
         inner.include_router(module.router)
     install_error_handlers(inner)

@@ -14,6 +14,7 @@ import uuid
 
 import procrastinate
 
+from api.billing.trials import billing_round
 from api.core.config import Settings, get_settings
 from api.core.db import Database
 from api.core.logging import configure_logging
@@ -68,6 +69,19 @@ async def _watch_stalled(app: procrastinate.App) -> None:
         await asyncio.sleep(max(1.0, STALLED_SECONDS / 3))
 
 
+# Trial notices due and grace periods that ran out are looked for this often.
+BILLING_ROUND_SECONDS = 60.0
+
+
+async def _billing_rounds(database: Database, settings: Settings) -> None:
+    while True:
+        try:
+            await billing_round(database, settings)
+        except Exception:
+            log.exception("the billing round failed; the next one tries again")
+        await asyncio.sleep(BILLING_ROUND_SECONDS)
+
+
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -75,6 +89,11 @@ async def main() -> None:
     app = build_worker_app(settings, database)
     async with app.open_async():
         watcher = asyncio.create_task(_watch_stalled(app))
+        billing = (
+            asyncio.create_task(_billing_rounds(database, settings))
+            if settings.billing_enabled
+            else None
+        )
         try:
             await app.run_worker_async(
                 queues=[QUEUE],
@@ -85,6 +104,8 @@ async def main() -> None:
             )
         finally:
             watcher.cancel()
+            if billing is not None:
+                billing.cancel()
             await database.dispose()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from api.core.names import API_PREFIX
 from voila_apps import widgets
 from voila_apps.client import ApiClient, DashboardError
 
@@ -97,13 +98,22 @@ class Marketplace:
         html = w.HTML(widgets.card_html(bundle["title"], body, [bundle["category"]]))
         html.add_class("dz-bundle-card")
         result = w.HTML()
-        if bundle["price_cents"] == 0:
-            action = w.Button(
+        action: w.Widget
+        if bundle["price_cents"] == 0 or bundle.get("owned"):
+            button = w.Button(
                 description="Installed" if bundle["installed"] else "Install",
                 button_style="success",
                 disabled=bundle["installed"],
             )
-            action.on_click(lambda _: self.install(bundle, result))
+            button.on_click(lambda _: self.install(bundle, result))
+            action = button
+        elif bundle["purchase_available"]:
+            # Paying happens at Stripe, from the bundle's page on the platform (same origin).
+            action = w.HTML(
+                f"<a class='dz-buy jupyter-button mod-primary' target='_blank' rel='noopener' "
+                f"href='{API_PREFIX}accounts/billing/bundles/{escape(str(bundle['id']))}'>"
+                f"Buy {escape(bundle['price_label'])}</a>"
+            )
         else:
             action = w.Button(description=f"Buy {bundle['price_label']}", disabled=True)
             result.value = widgets.message(bundle["purchase_note"] or "")

@@ -13,14 +13,19 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.billing.purchases import owned_bundles, owns
 from api.errors import ApiError, NotFound
 from api.models import Bundle, BundleInstall, BundlePattern, BundleRating, Pattern
 from api.patterns.access import Viewer, visible_to
 from api.schemas.marketplace import BundleOut, CategoryOut, IncludedPattern, LibraryPattern
 
 PURCHASE_NOTE = (
-    "Paid bundles cannot be bought yet: billing is not available on this platform. "
+    "Paid bundles cannot be bought on this platform: billing is not enabled. "
     "Free bundles install now."
+)
+BUY_NOTE = (
+    "Buy it first: POST /marketplace/bundles/{id}/purchase, or its page "
+    "accounts/billing/bundles/{id}."
 )
 
 
@@ -59,7 +64,11 @@ def _filtered(
 
 
 async def describe(
-    session: AsyncSession, viewer: Viewer, bundles: Sequence[Bundle]
+    session: AsyncSession,
+    viewer: Viewer,
+    bundles: Sequence[Bundle],
+    *,
+    billing_enabled: bool = False,
 ) -> list[BundleOut]:
     """Bundles with their ratings, downloads, the viewer's state and visible patterns."""
     ids = [b.id for b in bundles]
@@ -91,6 +100,7 @@ async def describe(
             )
         )
     )
+    owned = await owned_bundles(session, viewer.name, ids)
     included: dict[uuid.UUID, list[IncludedPattern]] = {i: [] for i in ids}
     rows = await session.execute(
         select(BundlePattern.bundle_id, Pattern)
@@ -126,8 +136,11 @@ async def describe(
                     "my_rating": mine.get(bundle.id),
                     "installed": bundle.id in installed,
                     "patterns": included[bundle.id],
-                    "purchase_available": False,
-                    "purchase_note": PURCHASE_NOTE if paid else None,
+                    "purchase_available": paid and billing_enabled and bundle.id not in owned,
+                    "purchase_note": PURCHASE_NOTE if paid and not billing_enabled else None,
+                    "owned": paid and bundle.id in owned,
+                    # What it earns is its author's to know.
+                    "sales": bundle.sales if bundle.author == viewer.name else None,
                 }
             )
         )
@@ -141,9 +154,10 @@ async def list_bundles(
     query: str | None = None,
     category: str | None = None,
     featured: bool | None = None,
+    billing_enabled: bool = False,
 ) -> list[BundleOut]:
     bundles = list(await session.scalars(_filtered(viewer, query, category, featured)))
-    return await describe(session, viewer, bundles)
+    return await describe(session, viewer, bundles, billing_enabled=billing_enabled)
 
 
 async def categories(session: AsyncSession, viewer: Viewer) -> list[CategoryOut]:
@@ -178,10 +192,12 @@ async def rate(session: AsyncSession, viewer: Viewer, bundle_id: uuid.UUID, star
 
 
 async def install(session: AsyncSession, viewer: Viewer, bundle_id: uuid.UUID) -> Bundle:
-    """Install a free bundle (again: nothing changes). Paid bundles need billing first."""
+    """Install a free bundle, or a paid one the viewer bought (again: nothing changes)."""
     bundle = await get_bundle(session, viewer, bundle_id)
-    if bundle.price_cents > 0:
-        raise PaymentRequired(f"'{bundle.title}' costs {price_label(bundle)}. {PURCHASE_NOTE}")
+    if bundle.price_cents > 0 and not await owns(session, viewer.name, bundle.id):
+        raise PaymentRequired(
+            f"'{bundle.title}' costs {price_label(bundle)}. " + BUY_NOTE.format(id=bundle.id)
+        )
     added = await session.scalar(
         insert(BundleInstall)
         .values(bundle_id=bundle_id, user_name=viewer.name, tenant_id=viewer.tenant_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.marketplace import catalogue
 from api.patterns import library as patterns
 from api.schemas.marketplace import (
@@ -33,10 +33,17 @@ async def list_bundles(
     q: Annotated[str | None, Query(max_length=200, description="Words in title or text")] = None,
     category: Category | None = None,
     featured: bool | None = None,
+    *,
+    settings: SettingsDep,
 ) -> list[BundleOut]:
     viewer = await patterns.viewer_for(session, user)
     return await catalogue.list_bundles(
-        session, viewer, query=q, category=category, featured=featured
+        session,
+        viewer,
+        query=q,
+        category=category,
+        featured=featured,
+        billing_enabled=settings.billing_enabled,
     )
 
 
@@ -47,35 +54,53 @@ async def list_categories(user: CurrentUser, session: SessionDep) -> list[Catego
 
 
 @router.get("/bundles/{bundle_id}", responses=NOT_FOUND)
-async def read_bundle(bundle_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> BundleOut:
+async def read_bundle(
+    bundle_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> BundleOut:
     viewer = await patterns.viewer_for(session, user)
     bundle = await catalogue.get_bundle(session, viewer, bundle_id)
-    return (await catalogue.describe(session, viewer, [bundle]))[0]
+    return (
+        await catalogue.describe(
+            session, viewer, [bundle], billing_enabled=settings.billing_enabled
+        )
+    )[0]
 
 
 @router.put(
     "/bundles/{bundle_id}/rating", responses=NOT_FOUND, summary="Rate a bundle (replaces yours)"
 )
 async def rate_bundle(
-    bundle_id: uuid.UUID, body: RatingIn, user: CurrentUser, session: SessionDep
+    bundle_id: uuid.UUID,
+    body: RatingIn,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> BundleOut:
     viewer = await patterns.viewer_for(session, user)
     await catalogue.rate(session, viewer, bundle_id, body.stars)
     bundle = await catalogue.get_bundle(session, viewer, bundle_id)
-    return (await catalogue.describe(session, viewer, [bundle]))[0]
+    return (
+        await catalogue.describe(
+            session, viewer, [bundle], billing_enabled=settings.billing_enabled
+        )
+    )[0]
 
 
 @router.post(
     "/bundles/{bundle_id}/install",
-    responses={**NOT_FOUND, 402: {"description": "A paid bundle: billing is not available."}},
-    summary="Install a free bundle into your library",
+    responses={**NOT_FOUND, 402: {"description": "A paid bundle you have not bought."}},
+    summary="Install a free bundle, or one you bought, into your library",
 )
 async def install_bundle(
-    bundle_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    bundle_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> InstallOut:
     viewer = await patterns.viewer_for(session, user)
     bundle = await catalogue.install(session, viewer, bundle_id)
-    described = (await catalogue.describe(session, viewer, [bundle]))[0]
+    described = (
+        await catalogue.describe(
+            session, viewer, [bundle], billing_enabled=settings.billing_enabled
+        )
+    )[0]
     return InstallOut(bundle=described, added_patterns=len(described.patterns))
 
 

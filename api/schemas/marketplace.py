@@ -33,8 +33,12 @@ class BundleOut(BaseModel):
     my_rating: int | None
     installed: bool
     patterns: list[IncludedPattern] = Field(description="What the bundle includes.")
-    purchase_available: bool
-    purchase_note: str | None = Field(description="Why a paid bundle cannot be bought yet.")
+    purchase_available: bool = Field(description="A paid bundle the viewer can buy now.")
+    purchase_note: str | None = Field(description="Why a paid bundle cannot be bought here.")
+    owned: bool = Field(default=False, description="A paid bundle the viewer bought.")
+    sales: int | None = Field(
+        default=None, description="Paid purchases less refunds; shown to its author only."
+    )
 
 
 class CategoryOut(BaseModel):

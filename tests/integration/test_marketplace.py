@@ -46,7 +46,8 @@ async def test_featured_bundles_list_with_what_they_include(market: httpx.AsyncC
     assert starter["rating_count"] == 0 and starter["rating_average"] is None
     paid = next(b for b in bundles if b["price_cents"] > 0)
     assert paid["price_label"].startswith("$") and not paid["purchase_available"]
-    assert "billing is not available" in paid["purchase_note"]
+    assert "billing is not enabled" in paid["purchase_note"]
+    assert not paid["owned"] and paid["sales"] is None  # only its author sees sales
 
 
 async def test_filter_by_category_and_words(market: httpx.AsyncClient) -> None:
@@ -93,7 +94,7 @@ async def test_install_a_free_bundle_into_my_library(market: httpx.AsyncClient) 
     assert (await market.get("/marketplace/library", headers=as_user("dave"))).json() == []
 
 
-async def test_a_paid_bundle_cannot_be_installed_yet(market: httpx.AsyncClient) -> None:
+async def test_a_paid_bundle_is_not_installed_before_it_is_bought(market: httpx.AsyncClient) -> None:
     bundle = await _bundle(market, "Ship it: containers and CI")
     refused = await market.post(
         f"/marketplace/bundles/{bundle['id']}/install", headers=as_user("alice")
@@ -101,6 +102,7 @@ async def test_a_paid_bundle_cannot_be_installed_yet(market: httpx.AsyncClient) 
     assert refused.status_code == 402
     error = refused.json()["error"]
     assert error["code"] == "payment_required" and "$19.00" in error["message"]
+    assert "Buy it first" in error["message"]
 
 
 async def test_unknown_bundles_are_404_and_strangers_401(market: httpx.AsyncClient) -> None:

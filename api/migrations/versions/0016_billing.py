@@ -66,7 +66,7 @@ SELLING = {
     "enterprise": (None, None, 0, True, False, None, None, None, None, []),
 }
 
-PLAN_COLUMNS = (
+PLAN_COLUMNS: tuple[sa.Column, ...] = (  # type: ignore[type-arg]
     sa.Column("price_cents_per_year", sa.Integer(), nullable=True),
     sa.Column("trial_days", sa.Integer(), server_default="0", nullable=False),
     sa.Column("per_seat", sa.Boolean(), server_default="false", nullable=False),

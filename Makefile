@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROXY := node_modules/.bin/configurable-http-proxy
 
-.PHONY: system-deps install up migrate test lint format hooks typecheck unit integration e2e bench clean image labextension
+.PHONY: system-deps install up migrate billing-sync test lint format hooks typecheck unit integration e2e bench clean image labextension
 
 # Debian/Ubuntu packages, each installed only when its command is missing:
 # Python's venv, Node for the proxy, chromium for the browser tests.
@@ -49,6 +49,11 @@ up: install
 
 migrate: install
 	$(BIN)/python -m hub.launcher migrate
+
+# Billing: make Stripe's products and prices match the plans table (running it again
+# changes nothing). Needs DATAZENTR_STRIPE_SECRET_KEY; see the README's "Billing".
+billing-sync: install
+	$(BIN)/python -m api.billing.catalogue
 
 lint: install
 	$(BIN)/ruff check .

@@ -173,7 +173,7 @@ async def settle_person(
     session: AsyncSession, hub_name: str, now: datetime, grace_days: int
 ) -> None:
     profile = await session.scalar(
-        select(UserProfile).where(UserProfile.hub_name == hub_name).with_for_update()
+        select(UserProfile).where(UserProfile.hub_name == hub_name).with_for_update(of=UserProfile)
     )
     if profile is None:
         return
@@ -223,7 +223,9 @@ async def settle_organisation(
     tenant.member_plan_code = member_plan
     members = list(
         await session.scalars(
-            select(UserProfile).where(UserProfile.tenant_id == tenant_id).with_for_update()
+            select(UserProfile)
+            .where(UserProfile.tenant_id == tenant_id)
+            .with_for_update(of=UserProfile)
         )
     )
     for profile in members:

@@ -95,6 +95,7 @@ async def billing_page(
     request: Request, db: SessionDep, account: Account, *, status: int = 200, **context: Any
 ) -> Response:
     settings = settings_of(request)
+    context.setdefault("done_message", "")
     profile = await db.scalar(select(UserProfile).where(UserProfile.hub_name == account.username))
     now = datetime.now(UTC)
     subscriptions = await subscriptions_of(db, Owner(hub_name=account.username))
@@ -257,6 +258,7 @@ async def organisation_page(
     request: Request, db: SessionDep, account: Account, standing: insights.Standing, **context: Any
 ) -> Response:
     settings = settings_of(request)
+    context.setdefault("done_message", "")
     tenant = standing.tenant
     assert tenant is not None
     now = datetime.now(UTC)

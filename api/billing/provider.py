@@ -160,6 +160,8 @@ class BillingProvider:
 def metadata_of(stripe_object: Any) -> dict[str, str]:
     """An object's metadata as a plain dict (empty when it has none)."""
     metadata = getattr(stripe_object, "metadata", None) or {}
+    if isinstance(metadata, stripe.StripeObject):
+        metadata = metadata.to_dict()
     return {str(key): str(value) for key, value in metadata.items()}
 
 

@@ -240,4 +240,4 @@ async def purchases_of(session: AsyncSession, hub_name: str) -> list[tuple[Bundl
         .where(BundlePurchase.hub_name == hub_name)
         .order_by(BundlePurchase.purchased_at.desc())
     )
-    return [(purchase, bundle) for purchase, bundle in rows.tuples()]
+    return [(purchase, bundle) for purchase, bundle in rows]

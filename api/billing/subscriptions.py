@@ -27,10 +27,12 @@ import stripe
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth import HubUser
 from api.billing.catalogue import plan_for_price
 from api.events import append_event
 from api.models import BillingCustomer, Plan, Subscription, Tenant, UserProfile
 from api.models.profile import DEFAULT_PLAN
+from api.profiles import get_or_create_profile
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +174,12 @@ async def personal_plan(
 async def settle_person(
     session: AsyncSession, hub_name: str, now: datetime, grace_days: int
 ) -> None:
+    # A person who bought before their first server or api call has no profile yet.
+    await get_or_create_profile(session, HubUser(name=hub_name, admin=False))
     profile = await session.scalar(
         select(UserProfile).where(UserProfile.hub_name == hub_name).with_for_update(of=UserProfile)
     )
-    if profile is None:
+    if profile is None:  # pragma: no cover - made above
         return
     best, rows = await _best(session, Subscription.hub_name == hub_name, now, grace_days)
     if best is not None:

@@ -109,6 +109,7 @@ async def test_the_catalogue_sync_makes_each_sold_plan_once(
     assert pro is not None and pro.stripe_price_month_id and pro.stripe_price_year_id
     monthly = client.v1.prices.retrieve(pro.stripe_price_month_id)
     yearly = client.v1.prices.retrieve(pro.stripe_price_year_id)
+    assert monthly.recurring is not None and yearly.recurring is not None
     assert (monthly.unit_amount, monthly.recurring.interval) == (2900, "month")
     assert (yearly.unit_amount, yearly.recurring.interval) == (29000, "year")
     assert client.v1.products.retrieve("datazentr_pro").name == "Pro plan"

@@ -71,7 +71,32 @@ DASHBOARDS = (
         "Pattern marketplace",
         "Bundles of patterns: ratings, downloads, install free ones.",
     ),
+    (
+        "billing.ipynb",
+        "Billing",
+        "Platform admins: subscriptions by plan, MRR, trials, churn, usage, organisations.",
+    ),
 )
+# Only the hub's admins may open these (the api refuses their data to anyone else too).
+ADMINS_ONLY = frozenset({"billing.ipynb"})
+
+
+def may_open(path: str | None, admin: bool) -> bool:
+    """Whether a visitor may open the dashboard at ``path`` (relative to ``voila_apps/``)."""
+    if admin:
+        return True
+    target = (APPS_DIR / (path or "").lstrip("/")).resolve()  # as Voila finds the file
+    return all(target != (APPS_DIR / name).resolve() for name in ADMINS_ONLY)
+
+
+def listed_for(admin: bool) -> list[tuple[str, str, str]]:
+    """The dashboards the index lists to a visitor."""
+    return [entry for entry in DASHBOARDS if admin or entry[0] not in ADMINS_ONLY]
+
+
+def is_admin(user: Any) -> bool:
+    """Whether the hub says the signed-in visitor is an admin."""
+    return bool(getattr(user, "hub_user", {}).get("admin"))
 
 
 class HubIdentityProvider(JupyterHubIdentityProvider):  # type: ignore[misc]
@@ -108,6 +133,8 @@ class DashboardHandler(TornadoVoilaHandler):  # type: ignore[misc]
     @web.authenticated
     async def get(self, path: str | None = None) -> None:
         user = self.current_user
+        if not may_open(path, is_admin(user)):
+            raise web.HTTPError(403, "Only platform admins may open this dashboard.")
         settings: Settings = self.settings["datazentr_settings"]
         # Replaces any value the browser sent: the kernel only ever gets ours.
         credential = mint(user.username, settings.dashboards_credential_key())
@@ -144,7 +171,7 @@ class IndexHandler(JupyterHandler):
         items = "".join(
             f'<li><a href="{url_path_join(base, "voila/render", name)}">{title}</a>'
             f"<p>{text}</p></li>"
-            for name, title, text in DASHBOARDS
+            for name, title, text in listed_for(is_admin(self.current_user))
         )
         name = escape.xhtml_escape(self.current_user.username)
         self.set_header("Content-Type", "text/html")

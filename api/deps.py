@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import HubIdentity, HubUser
+from api.billing import meters
 from api.core.config import Settings
 from api.core.db import Database
 from api.core.names import QUOTA_SERVICE
@@ -56,7 +57,8 @@ async def get_caller(
         # branding); any other service token sees the shared rows alone.
         await set_scope(session, PLATFORM if caller.name == QUOTA_SERVICE else Scope())
     else:
-        await person_scope(session, caller.name)
+        scope = await person_scope(session, caller.name)
+        await meters.count_api_call(session, settings_of(request), caller.name, scope.tenant_id)
     return caller
 
 

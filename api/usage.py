@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import HubUser
+from api.billing import meters, notices
 from api.events import append_event
 from api.models import Plan, ServerSession
 from api.profiles import get_or_create_profile
@@ -33,6 +34,7 @@ class Budget:
     plan: Plan
     used_seconds: float
     now: datetime
+    hub_name: str = ""
 
     @property
     def minutes_used(self) -> float:
@@ -69,7 +71,7 @@ async def used_seconds_today(session: AsyncSession, hub_name: str, now: datetime
 
 async def budget_for(session: AsyncSession, hub_name: str, now: datetime) -> Budget:
     profile = await get_or_create_profile(session, HubUser(name=hub_name, admin=False))
-    return Budget(profile.plan, await used_seconds_today(session, hub_name, now), now)
+    return Budget(profile.plan, await used_seconds_today(session, hub_name, now), now, hub_name)
 
 
 async def refusal_message(session: AsyncSession, budget: Budget) -> str:
@@ -191,8 +193,14 @@ async def heartbeat(
     servers: list[RunningServer],
     now: datetime,
     warn_minutes: int,
+    storage: dict[str, int] | None = None,
 ) -> list[Verdict]:
-    """Record that these servers run now; close vanished sessions; judge each server."""
+    """Record that these servers run now; close vanished sessions; judge each server.
+
+    Then the meters the ledger feeds: each running person's compute seconds today (their
+    session seconds at their plan's CPU limit), the storage samples the hub took
+    (``storage``: bytes per person), and the notices they and the session minutes call for.
+    """
     for server in servers:
         budget = await budget_for(session, server.user, now)
         await record_start(
@@ -232,6 +240,7 @@ async def heartbeat(
     await session.flush()
 
     verdicts = []
+    budgets: dict[str, Budget] = {}
     warned_today: set[str] = set()
     for server in servers:
         budget = await budget_for(session, server.user, now)
@@ -256,8 +265,38 @@ async def heartbeat(
                 server.user, server.server_name, budget.minutes_used, budget.minutes_left, action
             )
         )
+        budgets[server.user] = budget
+    for budget in budgets.values():
+        await meter_compute(session, budget)
+    for user, size in (storage or {}).items():
+        await meters.use(session, user, "storage_bytes", size, now=now, gauge=True)
     await session.commit()
     return verdicts
+
+
+def compute_seconds(budget: Budget) -> int:
+    """Compute seconds: session seconds at the plan's CPU limit (2 CPUs for a minute: 120)."""
+    return round(budget.used_seconds * float(budget.plan.cpu_limit))
+
+
+async def meter_compute(session: AsyncSession, budget: Budget) -> None:
+    """Today's compute seconds of a running person as a gauge (derived from the ledger, so a
+    repeated heartbeat changes nothing), and the session-minute notices (uncommitted)."""
+    hub_name = budget.hub_name
+    reading = await meters.use(
+        session, hub_name, "compute_seconds", compute_seconds(budget), now=budget.now, gauge=True
+    )
+    if budget.plan.daily_minutes is not None:
+        await notices.reached(
+            session,
+            hub_name,
+            "daily_minutes",
+            budget.used_seconds / 60,
+            budget.plan.daily_minutes,
+            tenant_id=reading.tenant_id,
+            now=budget.now,
+            plan=budget.plan,
+        )
 
 
 async def _warned_today(session: AsyncSession, hub_name: str, now: datetime) -> bool:

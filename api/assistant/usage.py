@@ -1,4 +1,5 @@
-"""Assistant usage per user per UTC day: requests (the plan's limit) and model tokens.
+"""Assistant usage per user per UTC day: requests (the plan's limit) and model tokens
+(also counted on the ``assistant_tokens`` meter, :mod:`api.billing.meters`).
 
 Taking a request is one atomic upsert that only succeeds below the limit, so two requests
 at once can never both take the last one.
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.assistant.errors import AssistantLimitReached
 from api.auth import HubUser
+from api.billing import meters, notices
 from api.models import AssistantUsage, Plan
 from api.profiles import get_or_create_profile
 
@@ -81,6 +83,11 @@ async def take_request(session: AsyncSession, user: HubUser) -> int:
         await session.rollback()
         raise AssistantLimitReached(limit_message(plan, limit, now))
     used = await session.scalar(upsert)
+    if used is not None and limit and notices.crosses(used - 1, used, limit):
+        # 80% and 100% of the day's requests: a notice each (api.billing.notices).
+        await notices.reached(
+            session, user.name, "assistant_requests_per_day", used, limit, plan=plan
+        )
     await session.commit()
     if used is None:
         raise AssistantLimitReached(limit_message(plan, limit or 0, now))
@@ -112,6 +119,11 @@ async def record_tokens(
             set_={name: getattr(AssistantUsage, name) + value for name, value in values.items()},
         )
     )
+    # The tokens the model reported, or the engine's estimate (a token per 4 characters)
+    # when it reported none: the assistant_tokens meter.
+    tokens = values["prompt_tokens"] + values["completion_tokens"]
+    if tokens:
+        await meters.use(session, user.name, "assistant_tokens", tokens)
     await session.commit()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from api.billing import meters
 from api.core.db import Database
 from api.core.tenancy import PLATFORM, Scope
 from api.generation import eventlog
@@ -133,6 +134,8 @@ async def run_project(
                     },
                     step=agent.name,
                 )
+                # A step run is an agent spawned: the owner's agent_steps meter.
+                await meters.use(session, info.owner, "agent_steps", tenant_id=info.tenant_id)
                 await session.commit()
             context.outputs[agent.name] = outcome.outputs
             context.step_engines[agent.name] = outcome.engine

@@ -1,6 +1,7 @@
 """Uses and outcomes: what ranks a pattern by measured success.
 
-- Applying a pattern records a use (``usage_count`` + 1) and returns its id.
+- Applying a pattern records a use (``usage_count`` + 1, and the person's
+  ``patterns_used`` meter) and returns its id.
 - The quality gates of that use report ``passed`` or ``failed`` once: success or
   failure count + 1.
 - Thumbs up/down are votes, one per person and pattern: a changed vote moves its count
@@ -19,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.billing import meters
 from api.errors import Conflict, NotFound
 from api.models import Pattern, PatternUse, PatternVote
 from api.patterns.access import Viewer
@@ -44,6 +46,7 @@ async def apply_pattern(
         .execution_options(synchronize_session=False)
     )
     pattern_event(session, pattern, "pattern.applied", viewer.name, use_id=str(use.id))
+    await meters.use(session, viewer.name, "patterns_used", tenant_id=viewer.tenant_id)
     await session.commit()
     await session.refresh(pattern)
     return pattern, use

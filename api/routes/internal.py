@@ -1,4 +1,5 @@
-"""Endpoints for the hub's quota service only: spawn policy and the usage ledger."""
+"""Endpoints for the hub's quota service only: spawn policy, the usage ledger and the
+meters it feeds (compute seconds, storage samples), and the usage notices' mails."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
+from api.billing import notices
 from api.deps import QuotaService, SessionDep, SettingsDep
 from api.identity.spawn_gate import unverified_refusal
 from api.organisations.member_defaults import images_for
@@ -89,5 +91,10 @@ async def report_running(
     body: HeartbeatIn, _: QuotaService, session: SessionDep, settings: SettingsDep
 ) -> HeartbeatOut:
     servers = [RunningServer(s.user, s.server_name, s.started_at) for s in body.servers]
-    verdicts = await heartbeat(session, servers, datetime.now(UTC), settings.quota_warn_minutes)
+    storage = {sample.user: sample.bytes for sample in body.storage}
+    now = datetime.now(UTC)
+    verdicts = await heartbeat(session, servers, now, settings.quota_warn_minutes, storage)
+    # Usage notices raised here, and those raised where no mail could be sent (jobs).
+    await notices.mail_raised(session, settings)
+    await notices.mail_pending(session, settings, now)
     return HeartbeatOut(verdicts=[VerdictOut(**vars(v)) for v in verdicts])

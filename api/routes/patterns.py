@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
 
+from api.billing import notices
 from api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep
 from api.errors import InvalidInput, NotFound, PayloadTooLarge
 from api.models import Pattern
@@ -300,9 +301,12 @@ async def read_version(
     summary="Use a pattern: records a use and returns its files",
     responses=NOT_FOUND,
 )
-async def apply(pattern_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ApplyOut:
+async def apply(
+    pattern_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> ApplyOut:
     viewer = await library.viewer_for(session, user)
     pattern, use = await feedback.apply_pattern(session, viewer, pattern_id)
+    await notices.mail_raised(session, settings)
     return ApplyOut(use_id=use.id, pattern=detail(pattern))
 
 

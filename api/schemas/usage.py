@@ -1,8 +1,10 @@
-"""Spawn policy, usage ledger and plan administration: the hub's and admins' contract."""
+"""Spawn policy, usage ledger, meters and notices, and plan administration: the hub's,
+JupyterLab's and admins' contract."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,10 +59,17 @@ class RunningServerIn(BaseModel):
     started_at: datetime
 
 
+class StorageSampleIn(BaseModel):
+    user: str = Field(min_length=1, max_length=255)
+    bytes: int = Field(ge=0, description="The size of the person's home (volume or folder).")
+
+
 class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     servers: list[RunningServerIn] = Field(max_length=10000)
+    # Sampled by the hub every few heartbeats; the latest sample of a day is the day's.
+    storage: list[StorageSampleIn] = Field(default_factory=list, max_length=10000)
 
 
 class VerdictOut(BaseModel):
@@ -84,6 +93,41 @@ class SessionOut(BaseModel):
     end_reason: str | None
 
 
+class MeterOut(BaseModel):
+    """One daily limit: how much of it was used today, of what the plan allows."""
+
+    name: str = Field(
+        description="A meter (api_calls, compute_seconds, storage_bytes, patterns_used, "
+        "agent_steps, assistant_tokens) or a hard limit (daily_minutes, generations_per_day, "
+        "assistant_requests_per_day)."
+    )
+    label: str
+    used: float
+    limit: int | None = Field(description="None: the plan has no limit.")
+    percent: float | None
+    billed_beyond: bool = Field(
+        description="Use beyond the limit is billed as overage (not refused)."
+    )
+    hard: bool = Field(description="Use beyond the limit is refused.")
+
+
+class NoticeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(description="Stable per notice: limit, threshold and day.")
+    limit_name: str
+    threshold: int
+    day: date
+    message: str
+    created_at: datetime
+    upgrade_url: str
+
+
+class NoticesOut(BaseModel):
+    notices: list[NoticeOut]
+    upgrade_url: str
+
+
 class UsageOut(BaseModel):
     plan: PlanOut
     day_started_at: datetime
@@ -94,6 +138,13 @@ class UsageOut(BaseModel):
         description="The platform warns (and JupyterLab shows a notice) at this many minutes left."
     )
     sessions: list[SessionOut]
+    meters: list[MeterOut] = Field(
+        default_factory=list, description="Every daily limit of the plan, and today's use."
+    )
+    notices: list[NoticeOut] = Field(
+        default_factory=list, description="Today's notices (80% and 100% of a limit)."
+    )
+    upgrade_url: str = ""
 
 
 class PlanChangeIn(BaseModel):
@@ -118,3 +169,9 @@ class PlanIn(BaseModel):
     storage_gb: int = Field(ge=1, le=100_000)
     generations_per_day: int | None = Field(default=None, ge=0)
     assistant_requests_per_day: int | None = Field(default=None, ge=0)
+
+
+class OrganisationMetersOut(BaseModel):
+    tenant_id: uuid.UUID
+    day: date
+    meters: dict[str, int] = Field(description="Sums over the organisation's members today.")

@@ -3,7 +3,9 @@
 Every ``quota_check_seconds`` it lists the running servers from the hub, reports them to
 the api's usage ledger (which also closes sessions of servers that vanished, e.g. after a
 crash), and acts on the api's verdict per server: warn when the daily budget is nearly
-spent, stop the server when it is spent. Run by the hub as ``python -m hub.quota``.
+spent, stop the server when it is spent. Every few rounds the heartbeat also carries the
+size of each running person's home (:mod:`hub.storage`), the api's storage meter. Run by
+the hub as ``python -m hub.quota``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import signal
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +24,8 @@ import httpx
 
 from api.core.config import get_settings
 from api.core.logging import configure_logging
+from hub import storage
+from hub.config import resolve_spawner
 from hub.platform_api import PlatformApi, PlatformApiError
 
 log = logging.getLogger("datazentr.quota")
@@ -99,11 +104,58 @@ async def stop_all_servers(hub: HubClient) -> int:
     return len(stopped)
 
 
-async def check_once(hub: HubClient, api: PlatformApi) -> list[dict[str, Any]]:
-    """One round: report running servers, stop those over budget. Returns the verdicts."""
+# Homes are measured every this many rounds (a Docker engine measures all its volumes).
+STORAGE_EVERY_ROUNDS = 10
+
+
+class StorageSampler:
+    """Measures the homes of the running users every ``every`` rounds (in a thread)."""
+
+    def __init__(self, spawner: str, users_dir: Path, every: int = STORAGE_EVERY_ROUNDS) -> None:
+        self.spawner = spawner
+        self.users_dir = users_dir
+        self.every = every
+        self._round = 0
+
+    async def sample(self, users: list[str]) -> list[dict[str, Any]]:
+        self._round += 1
+        if not users or (self._round - 1) % self.every:
+            return []
+        try:
+            if self.spawner == "docker":
+                sizes = await asyncio.to_thread(storage.docker_sizes, users)
+            elif self.spawner == "local":
+                sizes = await asyncio.to_thread(storage.local_sizes, self.users_dir, users)
+            else:  # Kubernetes: volume sizes are the cluster's to report
+                return []
+        except Exception as exc:  # a sample missed is taken again in a few rounds
+            log.warning("storage could not be measured: %s", exc)
+            return []
+        return [{"user": user, "bytes": size} for user, size in sorted(sizes.items())]
+
+
+async def report(
+    api: PlatformApi, servers: list[dict[str, str]], samples: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The heartbeat, with storage samples when there are some."""
+    if not samples:
+        return await api.heartbeat(servers)
+    data = await api._call("POST", "internal/heartbeat", {"servers": servers, "storage": samples})
+    if not isinstance(data, dict) or not isinstance(data.get("verdicts"), list):
+        raise PlatformApiError("the platform api's heartbeat answer has no verdicts list")
+    verdicts: list[dict[str, Any]] = data["verdicts"]
+    return verdicts
+
+
+async def check_once(
+    hub: HubClient, api: PlatformApi, sampler: StorageSampler | None = None
+) -> list[dict[str, Any]]:
+    """One round: report running servers (and, every few rounds, the sizes of their
+    homes), stop those over budget. Returns the verdicts."""
     servers = await hub.running_servers()
     started = {(s["user"], s["server_name"]): s["started_at"] for s in servers}
-    verdicts = await api.heartbeat(servers)
+    samples = await sampler.sample(sorted({s["user"] for s in servers})) if sampler else []
+    verdicts = await report(api, servers, samples)
     for verdict in verdicts:
         user, server_name = verdict["user"], verdict["server_name"]
         if verdict["action"] == "stop":
@@ -133,6 +185,7 @@ async def run_forever() -> None:
     settings = get_settings()
     hub = HubClient(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
     api = PlatformApi.from_settings(settings)
+    sampler = StorageSampler(resolve_spawner(settings), settings.data_dir / "users")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -141,7 +194,7 @@ async def run_forever() -> None:
     try:
         while not stop.is_set():
             try:
-                await check_once(hub, api)
+                await check_once(hub, api, sampler)
             except (PlatformApiError, httpx.HTTPError) as exc:
                 log.warning("quota check failed, retrying next round: %s", exc)
             with contextlib.suppress(TimeoutError):

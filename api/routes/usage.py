@@ -12,7 +12,7 @@ from api.billing import billing_page_url, notices
 from api.billing.meters import organisation_today as organisation_meters
 from api.billing.meters import utc_day
 from api.core.config import Settings
-from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.deps import CurrentUser, QuotaService, SessionDep, SettingsDep
 from api.errors import Forbidden, NotFound
 from api.models import UsageNotice, UserProfile
 from api.schemas.me import PlanOut
@@ -119,4 +119,18 @@ async def my_organisation_meters(user: CurrentUser, session: SessionDep) -> Orga
         tenant_id=profile.tenant_id,
         day=utc_day(),
         meters=await organisation_meters(session, profile.tenant_id),
+    )
+
+
+@router.get(
+    "/internal/usage-notices/{name}",
+    response_model=NoticesOut,
+    summary="A person's usage notices today (the hub's pages, with the quota service's token)",
+)
+async def notices_for_hub(
+    name: str, _: QuotaService, session: SessionDep, settings: SettingsDep
+) -> NoticesOut:
+    return NoticesOut(
+        notices=await _todays_notices(session, settings, name),
+        upgrade_url=billing_page_url(settings),
     )

@@ -144,6 +144,12 @@ async def test_api_calls_are_counted_and_notify_at_80_and_100_percent_once_each(
     assert (calls["used"], calls["limit"], calls["hard"]) == (9, 5, False)
     assert len(mail_server.inbox.to(person.email)) == 2  # raised once, mailed once
 
+    # The hub's banner reads them with the quota service's token; a person cannot.
+    path = f"/internal/usage-notices/{person.username}"
+    for_hub = await api.get(path, headers=as_user(QUOTA_SERVICE))
+    assert [n["threshold"] for n in for_hub.json()["notices"]] == [80, 100]
+    assert (await api.get(path, headers=as_user(person.username))).status_code == 403
+
 
 async def test_the_quota_service_is_not_metered_and_its_heartbeat_sets_compute_and_storage(
     database: Database, api: httpx.AsyncClient, mail_server: SmtpServer

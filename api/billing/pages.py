@@ -52,6 +52,22 @@ DONE = {
 }
 
 
+# Where the pages' forms may lead: Checkout and the portal are Stripe's own pages (a form's
+# redirect to them is bound by the page's form-action too).
+STRIPE_PAGES = "https://checkout.stripe.com https://billing.stripe.com"
+
+
+def with_stripe_forms(response: Response, settings: Settings) -> Response:
+    """The page's policy, with Stripe's pages (or the test server's) as form targets."""
+    policy = response.headers.get("Content-Security-Policy")
+    if policy and settings.billing_enabled:
+        targets = settings.stripe_api_base or STRIPE_PAGES
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action 'self' {targets}"
+        )
+    return response
+
+
 def _away(url: str) -> RedirectResponse:
     """To Stripe (another origin): a plain 303 the browser follows."""
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
@@ -103,7 +119,7 @@ async def billing_page(
         (row for row in subscriptions if grants(row, now, settings.billing_grace_days)), None
     )
     standing = await insights.standing_of(db, account)
-    return page(
+    shown = page(
         request,
         "billing",
         status=status,
@@ -122,6 +138,7 @@ async def billing_page(
         organisation_billing=ORGANISATION_BILLING,
         **context,
     )
+    return with_stripe_forms(shown, settings)
 
 
 @router.get("/billing")
@@ -209,7 +226,7 @@ async def _bundle_page(
             back_url=HERE,
             back_label="Billing",
         )
-    return page(
+    shown = page(
         request,
         "billing_bundle",
         account=account,
@@ -220,6 +237,7 @@ async def _bundle_page(
         billing_enabled=settings_of(request).billing_enabled,
         **context,
     )
+    return with_stripe_forms(shown, settings_of(request))
 
 
 @router.post("/billing/bundles/{bundle_id}")
@@ -267,7 +285,8 @@ async def organisation_page(
         (row for row in subscriptions if grants(row, now, settings.billing_grace_days)), None
     )
     members = await seats_used(db, tenant)
-    return page(
+    own_plan = await db.get(Plan, tenant.plan_code) if tenant.plan_code else None
+    shown = page(
         request,
         "organisation_billing",
         account=account,
@@ -279,8 +298,10 @@ async def organisation_page(
         subscription=current,
         subscriptions=subscriptions,
         members=members,
+        plan_name=own_plan.name if own_plan else tenant.plan_code,
         **context,
     )
+    return with_stripe_forms(shown, settings)
 
 
 async def _organisation_admin(

@@ -1,10 +1,20 @@
 /**
  * Session time: a notice inside JupyterLab before the plan's daily minutes run out, so a
- * user can save and wrap up instead of being surprised when the server stops.
+ * user can save and wrap up instead of being surprised when the server stops. And the
+ * usage notices (80% and 100% of a daily limit of the plan), each shown once with an
+ * "Upgrade" link to the billing page.
  */
 import { Notification } from '@jupyterlab/apputils';
 
 import { requestJSON } from './api';
+
+export interface IUsageNotice {
+  id: string;
+  limit_name: string;
+  threshold: number;
+  message: string;
+  upgrade_url: string;
+}
 
 export interface ISessionUsage {
   plan: { code: string; name: string };
@@ -12,7 +22,12 @@ export interface ISessionUsage {
   minutes_used: number;
   minutes_left: number | null;
   warn_minutes: number;
+  notices?: IUsageNotice[];
+  upgrade_url?: string;
 }
+
+// JupyterLab cuts toasts at 140 characters; the whole message is on the billing page.
+const TOAST_CHARACTERS = 140;
 
 const CHECK_EVERY_MS = 60_000;
 
@@ -35,6 +50,42 @@ export function sessionWarning(usage: ISessionUsage): string | null {
   );
 }
 
+/** One toast per notice, across tabs and reloads. */
+function noticeKey(notice: IUsageNotice): string {
+  return `datazentr:usage-notice:${notice.id}`;
+}
+
+export function noticeText(notice: IUsageNotice): string {
+  const message = notice.message.trim();
+  if (message.length <= TOAST_CHARACTERS) {
+    return message;
+  }
+  const cut = message.lastIndexOf(' ', TOAST_CHARACTERS - 1);
+  return `${message.slice(0, cut > 0 ? cut : TOAST_CHARACTERS - 1)}…`;
+}
+
+function showNotices(usage: ISessionUsage): void {
+  for (const notice of usage.notices ?? []) {
+    const key = noticeKey(notice);
+    if (window.localStorage.getItem(key) !== null) {
+      continue;
+    }
+    window.localStorage.setItem(key, new Date().toISOString());
+    const url = notice.upgrade_url || usage.upgrade_url || '';
+    const actions = url
+      ? [
+          {
+            label: 'Upgrade',
+            caption: 'Open the billing page',
+            callback: () => window.open(url, '_blank', 'noopener')
+          }
+        ]
+      : [];
+    const show = notice.threshold >= 100 ? Notification.error : Notification.warning;
+    show(noticeText(notice), { autoClose: false, actions });
+  }
+}
+
 async function check(): Promise<void> {
   let usage: ISessionUsage;
   try {
@@ -42,6 +93,7 @@ async function check(): Promise<void> {
   } catch {
     return; // the api is away for a moment: the next check tries again
   }
+  showNotices(usage);
   const message = sessionWarning(usage);
   const key = warnedKey(usage);
   if (message === null || window.localStorage.getItem(key) !== null) {

@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts.mail import Mailer, compose
-from api.billing import billing_page_url
+from api.billing import billing_page_url, overage
+from api.billing.provider import BillingProvider
 from api.billing.subscriptions import GRACE, Owner, settle
 from api.core.config import Settings
 from api.core.db import Database
@@ -129,6 +130,23 @@ async def mail_trial_ending(session: AsyncSession, settings: Settings) -> None:
                 log.exception("trial mail to %s failed", address)
 
 
+async def send_overage(database: Database, provider: BillingProvider) -> int:
+    """Send the queued overage to Stripe as meter events; how many were sent. Each report's
+    id is the event's identifier, so a report sent again after a crash counts once."""
+    sent = 0
+    async with database.scoped(PLATFORM) as session:
+        for report in await overage.pending(session):
+            await provider.meter_event(
+                report.event_name,
+                report.stripe_customer_id,
+                report.value,
+                identifier=f"datazentr-meter-report-{report.id}",
+            )
+            sent += await overage.mark_sent(session, [report.id])
+        await session.commit()
+    return sent
+
+
 async def billing_round(
     database: Database, settings: Settings, now: datetime | None = None
 ) -> None:
@@ -161,3 +179,5 @@ async def billing_round(
             )
         await session.commit()
         await mail_trial_ending(session, settings)
+    if settings.billing_enabled:
+        await send_overage(database, BillingProvider(settings))

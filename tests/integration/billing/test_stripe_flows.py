@@ -14,12 +14,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api.billing.provider import BillingProvider
+from api.billing.trials import send_overage
 from api.core.db import Database
 from api.models import (
     Account,
     Bundle,
     BundleInstall,
     BundlePurchase,
+    MeterReport,
     Plan,
     StripeEvent,
     Subscription,
@@ -388,3 +391,29 @@ async def test_a_paid_bundle_is_bought_installed_and_refunded(
             f"/marketplace/bundles/{bundle_id}/install", headers=as_user(person.username)
         )
         assert again.status_code == 402
+
+
+async def test_overage_is_reported_to_stripe_once(site: BillingSite, database: Database) -> None:
+    customer = site.stripe.client().v1.customers.create({"email": "overage@example.org"})
+    async with database.sessionmaker() as session:
+        report = MeterReport(
+            stripe_customer_id=customer.id, event_name="datazentr_assistant_tokens", value=1234
+        )
+        session.add(report)
+        await session.commit()
+    provider = BillingProvider(site.settings)
+    assert await send_overage(database, provider) >= 1
+    assert await send_overage(database, provider) == 0  # sent already
+    identifier = f"datazentr-meter-report-{report.id}"
+    sent = [e for e in site.stripe.meter_events() if e["identifier"] == identifier]
+    assert len(sent) == 1
+    assert sent[0]["event_name"] == "datazentr_assistant_tokens"
+    assert sent[0]["payload"] == {"stripe_customer_id": customer.id, "value": "1234"}
+    # A crash between Stripe's answer and the commit sends it again: Stripe counts it once.
+    async with database.sessionmaker() as session:
+        row = await session.get(MeterReport, report.id)
+        assert row is not None and row.sent_at is not None
+        row.sent_at = None
+        await session.commit()
+    assert await send_overage(database, provider) >= 1
+    assert len([e for e in site.stripe.meter_events() if e["identifier"] == identifier]) == 1

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from api.billing import notices
+from api.billing import billing_page_url, notices
 from api.deps import QuotaService, SessionDep, SettingsDep
 from api.identity.spawn_gate import unverified_refusal
 from api.organisations.member_defaults import images_for
@@ -45,6 +45,8 @@ async def spawn_policy(
         message = unverified
     elif not allowed:
         message = await refusal_message(session, budget)
+        if settings.billing_enabled:
+            message += f" Upgrade: {billing_page_url(settings)}"
     return SpawnPolicyOut(
         allowed=allowed,
         message=message,

@@ -99,6 +99,8 @@ def test_a_free_person_at_the_daily_limit_upgrades_and_can_start_again(
     refused = spawn_policy(site, person.username)
     assert refused["allowed"] is False
     assert "of your 120 minutes today on the Free plan" in refused["message"]
+    # The hub shows this message where the server would start: the way on is in it.
+    assert refused["message"].endswith(f"Upgrade: {site.url}{BILLING_PAGE}")
 
     page = open_screen(chromium, "desktop")
     sign_in_with_password(page, site.url, person.email, BILLING_PAGE)

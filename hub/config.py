@@ -23,6 +23,7 @@ from api.core.names import (
 )
 from hub.authenticators import apply_auth
 from hub.branding import MemberBrands
+from hub.notices import UsageNotices
 from hub.spawners import apply_spawner
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -202,6 +203,8 @@ def apply_pages(settings: Settings, c: Any) -> None:
         "product_name": settings.product_name,
         # A member's pages in their organisation's branding (fetched without blocking).
         "member_brand": MemberBrands.from_settings(settings),
+        # Today's usage notices (80% and 100% of a limit) as a banner, with the upgrade link.
+        "usage_notices": UsageNotices.from_settings(settings),
         # The platform's account pages, where people manage what the hub signs them in with.
         "account_url": f"{API_PREFIX}accounts/settings"
         if settings.authenticator == "platform"

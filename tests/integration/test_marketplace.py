@@ -94,7 +94,9 @@ async def test_install_a_free_bundle_into_my_library(market: httpx.AsyncClient) 
     assert (await market.get("/marketplace/library", headers=as_user("dave"))).json() == []
 
 
-async def test_a_paid_bundle_is_not_installed_before_it_is_bought(market: httpx.AsyncClient) -> None:
+async def test_a_paid_bundle_is_not_installed_before_it_is_bought(
+    market: httpx.AsyncClient,
+) -> None:
     bundle = await _bundle(market, "Ship it: containers and CI")
     refused = await market.post(
         f"/marketplace/bundles/{bundle['id']}/install", headers=as_user("alice")

@@ -84,6 +84,8 @@ def test_pages_carry_the_product_name_and_the_account_link(tmp_path: Path) -> No
     (templates,) = c.JupyterHub.template_paths
     assert c.JupyterHub.template_vars["product_name"] == "Acme Notebooks"
     assert c.JupyterHub.template_vars["account_url"] == "/services/api/accounts/settings"
+    # Each page's usage notices come from the api, per signed-in person.
+    assert callable(c.JupyterHub.template_vars["usage_notices"])
     # The hub's own page template, overridden as JupyterHub loads it (ours, then its own).
     hub_templates = Path(sys.prefix) / "share" / "jupyterhub" / "templates"
     loader = ChoiceLoader(

@@ -3,7 +3,9 @@ platform's extension (its committed build) against the real api on loopback. A m
 the branded organisation sees its name and logo in place of Jupyter's and its colours as
 JupyterLab's brand colours; someone in no organisation sees JupyterLab as it is.
 
-Screenshots go to test-artifacts/lab-branding-*.png.
+A person's usage notice (a limit reached) shows as a notification with an Upgrade action.
+
+Screenshots go to test-artifacts/lab-branding-*.png and lab-usage-notice.png.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,7 +33,7 @@ from api.core.config import Settings
 from api.core.db import Database
 from api.core.tenancy import PLATFORM
 from api.main import create_app
-from api.models import Tenant
+from api.models import Tenant, UsageNotice
 from hub.spawners import labextension_data_path
 from tests.support.artifacts import artifact_path
 from tests.support.asgi import serve_app
@@ -190,4 +193,45 @@ def test_someone_in_no_organisation_sees_jupyterlab_unbranded(
         expect(page.locator("#dz-brand")).to_have_count(0)
         expect(page.locator("#jp-MainLogo")).to_be_visible()
         page.screenshot(path=artifact_path("lab-branding-none.png"))
+        page.context.close()
+
+
+def raise_notice(settings: Settings, name: str, message: str) -> None:
+    """A notice of today, as the meters raise it at 100% of a limit."""
+
+    async def save() -> None:
+        database = Database(settings.app_sqlalchemy_url).in_scope(PLATFORM)
+        try:
+            async with database.sessionmaker() as session:
+                session.add(
+                    UsageNotice(
+                        hub_name=name,
+                        day=datetime.now(UTC).date(),
+                        limit_name="assistant_tokens",
+                        threshold=100,
+                        message=message,
+                    )
+                )
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, save()).result()
+
+
+def test_a_usage_notice_shows_in_jupyterlab_with_the_upgrade_link(
+    chromium: Browser, api_url: str, migrated: Settings, tmp_path: Path
+) -> None:
+    name = fresh_user("notice")
+    message = "You have used all 50,000 assistant tokens of today on the Free plan."
+    raise_notice(migrated, name, message)
+    with jupyterlab(api_url, name, tmp_path) as url:
+        page = open_lab(chromium, url)
+        toast = page.locator(".Toastify__toast", has_text="assistant tokens")
+        expect(toast).to_be_visible(timeout=60_000)
+        upgrade = toast.get_by_role("button", name="Upgrade")
+        expect(upgrade).to_be_visible()
+        expect(toast).to_be_in_viewport(ratio=1)  # slid in, for the screenshot
+        page.screenshot(path=artifact_path("lab-usage-notice.png"))
         page.context.close()

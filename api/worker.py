@@ -14,6 +14,7 @@ import uuid
 
 import procrastinate
 
+from api.billing.provider import BillingProvider
 from api.billing.trials import billing_round
 from api.core.config import Settings, get_settings
 from api.core.db import Database
@@ -74,9 +75,10 @@ BILLING_ROUND_SECONDS = 60.0
 
 
 async def _billing_rounds(database: Database, settings: Settings) -> None:
+    provider = BillingProvider(settings)
     while True:
         try:
-            await billing_round(database, settings)
+            await billing_round(database, settings, provider=provider)
         except Exception:
             log.exception("the billing round failed; the next one tries again")
         await asyncio.sleep(BILLING_ROUND_SECONDS)

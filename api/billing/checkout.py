@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.billing import billing_page_url
 from api.billing.customers import customer_for_organisation, customer_for_person
-from api.billing.provider import BillingProvider, metadata_of
+from api.billing.provider import BillingProvider, checkout_address, metadata_of
 from api.billing.subscriptions import (
     Owner,
     apply_subscription,
@@ -80,8 +80,10 @@ def _return_urls(settings: Settings, page: str) -> tuple[str, str]:
     )
 
 
-def _hour() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d%H")
+def _minute() -> str:
+    """Part of checkout idempotency keys: a double click makes one session, a new try a
+    minute later a new one."""
+    return datetime.now(UTC).strftime("%Y%m%d%H%M")
 
 
 async def start_personal_checkout(
@@ -132,9 +134,9 @@ async def start_personal_checkout(
             "success_url": success,
             "cancel_url": cancel,
         },
-        key=f"plan-checkout:user:{account.username}:{price}:{_hour()}",
+        key=f"plan-checkout:user:{account.username}:{price}:{_minute()}",
     )
-    return str(checkout.url)
+    return checkout_address(checkout)
 
 
 async def start_organisation_checkout(
@@ -187,9 +189,9 @@ async def start_organisation_checkout(
             "success_url": success,
             "cancel_url": cancel,
         },
-        key=f"plan-checkout:tenant:{tenant.id}:{price}:{seats}:{_hour()}",
+        key=f"plan-checkout:tenant:{tenant.id}:{price}:{seats}:{_minute()}",
     )
-    return str(checkout.url)
+    return checkout_address(checkout)
 
 
 async def portal_url(
@@ -235,15 +237,21 @@ async def change_seats(
         lambda: provider.client.v1.subscriptions.retrieve_async(row.stripe_subscription_id),
     )
     item = remote["items"].data[0]
-    updated = await provider.change_quantity(
+    await provider.change_quantity(
         row.stripe_subscription_id,
         item.id,
         seats,
-        key=f"seats:{row.stripe_subscription_id}:{seats}:{_hour()}",
+        key=f"seats:{row.stripe_subscription_id}:{seats}:{_minute()}",
     )
     async with across_organisations(session):
+        # Stripe's state after the lock: a webhook that came meanwhile is not undone.
         await lock_subscription(session, row.stripe_subscription_id)
-        applied = await apply_subscription(session, updated, now, settings.billing_grace_days)
+        latest = await provider.subscription(row.stripe_subscription_id)
+        applied = (
+            await apply_subscription(session, latest, now, settings.billing_grace_days)
+            if latest is not None
+            else None
+        )
         await session.commit()
     return applied or row
 

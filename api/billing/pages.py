@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -102,7 +103,8 @@ async def _finish(
         return await checkout.finish_checkout(
             db, billing_of(request), settings, account, checkout_id, tenant_id
         )
-    except ApiError as exc:
+    except (ApiError, stripe.StripeError) as exc:
+        # The webhook applies it when Stripe answers again; the page says it is on its way.
         log.info("checkout %s for %s not applied: %s", checkout_id, account.username, exc)
         return "open"
 
@@ -259,7 +261,7 @@ async def buy_bundle(request: Request, db: SessionDep, bundle_id: uuid.UUID) -> 
             provider,
             settings,
             hub_name=account.username,
-            email=account.email,
+            email=account.email if account.email_verified_at else None,
             bundle=bundle,
             return_url=_absolute(settings, HERE),
         )

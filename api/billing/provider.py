@@ -43,6 +43,11 @@ class StripeUnavailable(ApiError):
     code = "stripe_unavailable"
 
 
+class AlreadyFinished(ApiError):
+    status = 409
+    code = "checkout_finished"
+
+
 class StripeRefused(ApiError):
     status = 422
     code = "stripe_refused"
@@ -79,6 +84,19 @@ class BillingProvider:
                 f"Stripe did not answer while {doing}; nothing was charged. Try again in a minute."
             ) from exc
 
+    async def product_exists(self, product_id: str) -> bool:
+        try:
+            await self.client.v1.products.retrieve_async(product_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return False
+            raise StripeRefused(f"Stripe refused to read the product {product_id}.") from exc
+        except stripe.StripeError as exc:
+            raise StripeUnavailable(
+                "Stripe did not answer; nothing was charged. Try again in a minute."
+            ) from exc
+        return True
+
     # Objects are re-fetched by id: a webhook's payload may be older than Stripe's state.
 
     async def subscription(self, subscription_id: str) -> stripe.Subscription | None:
@@ -87,7 +105,11 @@ class BillingProvider:
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:
                 return None
-            raise
+            raise StripeRefused(f"Stripe refused to read the subscription: {exc}") from exc
+        except stripe.StripeError as exc:
+            raise StripeUnavailable(
+                "Stripe did not answer while reading the subscription; try again in a minute."
+            ) from exc
 
     async def checkout_session(self, session_id: str) -> stripe.checkout.Session:
         return await self.call(
@@ -155,6 +177,15 @@ class BillingProvider:
                 }
             ),
         )
+
+
+def checkout_address(checkout: stripe.checkout.Session) -> str:
+    if checkout.status != "open" or not checkout.url:
+        raise AlreadyFinished(
+            "That checkout is finished already. Reload the billing page to see your plan, or "
+            "try again in a minute."
+        )
+    return str(checkout.url)
 
 
 def metadata_of(stripe_object: Any) -> dict[str, str]:

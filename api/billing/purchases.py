@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import stripe
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.billing.customers import customer_for_person
-from api.billing.provider import BillingProvider, metadata_of
+from api.billing.provider import BillingProvider, checkout_address, metadata_of
 from api.core.config import Settings
 from api.errors import Conflict
 from api.events import append_event
@@ -71,11 +70,7 @@ async def _price_for(provider: BillingProvider, bundle: Bundle) -> str:
         return str(found.data[0].id)
     products = provider.client.v1.products
     product_id = f"datazentr_bundle_{bundle.id.hex}"
-    try:
-        await products.retrieve_async(product_id)
-    except stripe.InvalidRequestError as exc:
-        if exc.http_status != 404:
-            raise
+    if not await provider.product_exists(product_id):
         await provider.call(
             "adding the bundle to Stripe",
             lambda: products.create_async(
@@ -133,9 +128,9 @@ async def start_purchase(
             "cancel_url": f"{return_url}?checkout=cancelled",
         },
         # One open checkout per person, bundle and hour: a second click reuses it.
-        key=f"bundle-checkout:{hub_name}:{bundle.id}:{datetime.now().strftime('%Y%m%d%H')}",
+        key=f"bundle-checkout:{hub_name}:{bundle.id}:{datetime.now(UTC).strftime('%Y%m%d%H%M')}",
     )
-    return str(checkout.url)
+    return checkout_address(checkout)
 
 
 async def entitle(session: AsyncSession, checkout: Any, now: datetime) -> BundlePurchase | None:

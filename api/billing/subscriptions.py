@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import HubUser
 from api.billing.catalogue import plan_for_price
+from api.billing.provider import metadata_of
 from api.events import append_event
-from api.models import BillingCustomer, Plan, Subscription, Tenant, UserProfile
+from api.models import Account, BillingCustomer, Plan, Subscription, Tenant, UserProfile
 from api.models.profile import DEFAULT_PLAN
 from api.profiles import get_or_create_profile
 
@@ -79,6 +80,24 @@ async def owner_of_customer(session: AsyncSession, customer_id: str) -> Owner | 
     return Owner(customer.hub_name, customer.tenant_id)
 
 
+async def plan_sold_by(session: AsyncSession, price: Any, row: Subscription | None) -> Plan | None:
+    """The plan a Stripe price sells: a current price of a plan; else (a price the sync has
+    since replaced: its subscribers keep it) the plan its metadata or product names; else
+    the plan the subscription had."""
+    found = await plan_for_price(session, price.id)
+    if found is not None:
+        return found[0]
+    metadata = metadata_of(price)
+    product = getattr(price, "product", None)
+    product_id = product if isinstance(product, str) else getattr(product, "id", None)
+    code = metadata.get("plan")
+    if code is None and product_id and str(product_id).startswith("datazentr_"):
+        code = str(product_id).removeprefix("datazentr_")
+    if code is None and row is not None:
+        code = row.plan_code
+    return await session.get(Plan, code) if code else None
+
+
 async def apply_subscription(
     session: AsyncSession, remote: stripe.Subscription, now: datetime, grace_days: int
 ) -> Subscription | None:
@@ -91,12 +110,13 @@ async def apply_subscription(
         log.warning("subscription %s: customer %s is not the platform's", remote.id, customer_id)
         return None
     item = remote["items"].data[0]
-    found = await plan_for_price(session, item.price.id)
-    if found is None:
+    row = await session.get(Subscription, remote.id)
+    plan = await plan_sold_by(session, item.price, row)
+    if plan is None:
         log.warning("subscription %s: price %s sells no plan", remote.id, item.price.id)
         return None
-    plan, interval = found
-    row = await session.get(Subscription, remote.id)
+    recurring = getattr(item.price, "recurring", None)
+    interval = str(getattr(recurring, "interval", None) or (row.interval if row else "month"))
     if row is None:
         row = Subscription(
             stripe_subscription_id=remote.id,
@@ -109,7 +129,7 @@ async def apply_subscription(
     previous_status = row.status
     row.plan_code = plan.code
     row.price_id = item.price.id
-    row.interval = interval
+    row.interval = interval if interval in ("month", "year") else "month"
     row.status = remote.status
     row.quantity = int(getattr(item, "quantity", None) or 1)
     row.trial_end = _time(getattr(remote, "trial_end", None))
@@ -121,6 +141,7 @@ async def apply_subscription(
         row.past_due_since = row.past_due_since or now
     else:
         row.past_due_since = None
+        row.grace_ended_at = None
     await session.flush()
     if previous_status != remote.status:
         append_event(
@@ -148,26 +169,59 @@ async def settle(session: AsyncSession, owner: Owner, now: datetime, grace_days:
         await settle_organisation(session, owner.tenant_id, now, grace_days)
 
 
+async def _plans(session: AsyncSession) -> dict[str, Plan]:
+    return {plan.code: plan for plan in await session.scalars(select(Plan))}
+
+
+def _sold_to_people(plan: Plan, student: bool) -> bool:
+    """Whether a person's own subscription may grant ``plan``: per-seat plans are for
+    organisations, the student plan for verified students (the portal's plan switch cannot
+    get around either)."""
+    return not plan.per_seat and (student or not plan.requires_student_status)
+
+
 async def _best(
-    session: AsyncSession, owner_filter: Any, now: datetime, grace_days: int
+    session: AsyncSession,
+    owner_filter: Any,
+    now: datetime,
+    grace_days: int,
+    allowed: Any = None,
 ) -> tuple[Subscription | None, list[Subscription]]:
     rows = list(
         await session.scalars(
             select(Subscription).where(owner_filter).order_by(Subscription.stripe_created_at)
         )
     )
-    granting = [row for row in rows if grants(row, now, grace_days)]
+    plans = await _plans(session)
+    granting = [
+        row
+        for row in rows
+        if grants(row, now, grace_days) and (allowed is None or allowed(plans[row.plan_code]))
+    ]
     if not granting:
         return None, rows
-    ranks = {plan.code: plan.rank for plan in await session.scalars(select(Plan))}
-    return max(granting, key=lambda row: (ranks[row.plan_code], row.stripe_created_at)), rows
+    return max(granting, key=lambda row: (plans[row.plan_code].rank, row.stripe_created_at)), rows
+
+
+async def _is_student(session: AsyncSession, hub_name: str) -> bool:
+    verified = await session.scalar(
+        select(Account.student_verified_at).where(Account.username == hub_name)
+    )
+    return verified is not None
 
 
 async def personal_plan(
     session: AsyncSession, hub_name: str, now: datetime, grace_days: int
 ) -> str | None:
     """The plan a person's own subscription grants now, if any."""
-    best, _ = await _best(session, Subscription.hub_name == hub_name, now, grace_days)
+    student = await _is_student(session, hub_name)
+    best, _ = await _best(
+        session,
+        Subscription.hub_name == hub_name,
+        now,
+        grace_days,
+        lambda plan: _sold_to_people(plan, student),
+    )
     return best.plan_code if best else None
 
 
@@ -181,14 +235,24 @@ async def settle_person(
     )
     if profile is None:  # pragma: no cover - made above
         return
-    best, rows = await _best(session, Subscription.hub_name == hub_name, now, grace_days)
-    if best is not None:
-        target = best.plan_code
+    plans = await _plans(session)
+    own = await personal_plan(session, hub_name, now, grace_days)
+    rows = await subscriptions_of(session, Owner(hub_name=hub_name))
+    tenant = await session.get(Tenant, profile.tenant_id) if profile.tenant_id else None
+    member_plan = tenant.member_plan_code if tenant else None
+    if own is not None:
+        # The larger of what they pay for and what their organisation gives them.
+        target = own
+        if member_plan and plans[member_plan].rank > plans[own].rank:
+            target = member_plan
+        if plans[profile.plan_code].rank > plans[target].rank and profile.plan_code not in {
+            row.plan_code for row in rows
+        }:
+            return  # a larger plan an admin gave stays
     elif profile.plan_code in {row.plan_code for row in rows}:
         # The plan came from a subscription that no longer grants it: back to what the
         # person has without paying. A plan an admin gave later is left alone.
-        tenant = await session.get(Tenant, profile.tenant_id) if profile.tenant_id else None
-        target = (tenant.member_plan_code if tenant else None) or DEFAULT_PLAN
+        target = member_plan or DEFAULT_PLAN
     else:
         return
     if profile.plan_code != target:
@@ -210,18 +274,21 @@ async def settle_organisation(
     tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
     if tenant is None:
         return
-    best, rows = await _best(session, Subscription.tenant_id == tenant_id, now, grace_days)
+    # An organisation's subscription grants per-seat plans only.
+    best, rows = await _best(
+        session, Subscription.tenant_id == tenant_id, now, grace_days, lambda plan: plan.per_seat
+    )
     sold_codes = {row.plan_code for row in rows}
     seats: int | None
     if best is not None:
         plan_code, seats, member_plan = best.plan_code, best.quantity, best.plan_code
     elif tenant.plan_code in sold_codes:
-        plan_code, seats, member_plan = None, tenant.seats, None
         # (the seats stay: they cap who may join; the admins change them)
+        plan_code, seats, member_plan = None, tenant.seats, None
     else:
         return
+    plans = await _plans(session)
     previous = tenant.plan_code
-    lapsed_member_plan = tenant.member_plan_code
     tenant.plan_code = plan_code
     tenant.seats = seats
     tenant.member_plan_code = member_plan
@@ -232,16 +299,19 @@ async def settle_organisation(
             .with_for_update(of=UserProfile)
         )
     )
+    ceiling = plans[plan_code].rank if plan_code else plans[DEFAULT_PLAN].rank
     for profile in members:
         own = await personal_plan(session, profile.hub_name, now, grace_days)
         if member_plan is not None:
             target = member_plan
-        elif profile.plan_code in sold_codes | {lapsed_member_plan}:
+        elif plans[profile.plan_code].rank > ceiling:
+            # Whatever the organisation gave (its member plan, an import's plan) ends with
+            # its subscription.
             target = DEFAULT_PLAN
         else:
             continue
-        if own is not None:
-            target = own if await _rank(session, own) > await _rank(session, target) else target
+        if own is not None and plans[own].rank > plans[target].rank:
+            target = own
         if profile.plan_code != target:
             append_event(
                 session,
@@ -262,11 +332,6 @@ async def settle_organisation(
             tenant_id=tenant_id,
         )
     await session.flush()
-
-
-async def _rank(session: AsyncSession, code: str) -> int:
-    rank = await session.scalar(select(Plan.rank).where(Plan.code == code))
-    return int(rank if rank is not None else -1)
 
 
 async def subscriptions_of(session: AsyncSession, owner: Owner) -> list[Subscription]:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts.mail import Mailer, compose
 from api.billing import billing_page_url, overage
-from api.billing.provider import BillingProvider
+from api.billing.provider import BillingProvider, StripeRefused
 from api.billing.subscriptions import GRACE, Owner, settle
 from api.core.config import Settings
 from api.core.db import Database
@@ -136,21 +136,30 @@ async def send_overage(database: Database, provider: BillingProvider) -> int:
     sent = 0
     async with database.scoped(PLATFORM) as session:
         for report in await overage.pending(session):
-            await provider.meter_event(
-                report.event_name,
-                report.stripe_customer_id,
-                report.value,
-                identifier=f"datazentr-meter-report-{report.id}",
-            )
+            try:
+                await provider.meter_event(
+                    report.event_name,
+                    report.stripe_customer_id,
+                    report.value,
+                    identifier=f"datazentr-meter-report-{report.id}",
+                )
+            except StripeRefused as exc:
+                # Refused for good (no such meter or customer): logged, and out of the way
+                # of the reports after it.
+                log.error("overage report %s refused by Stripe: %s", report.id, exc.message)
             sent += await overage.mark_sent(session, [report.id])
         await session.commit()
     return sent
 
 
 async def billing_round(
-    database: Database, settings: Settings, now: datetime | None = None
+    database: Database,
+    settings: Settings,
+    now: datetime | None = None,
+    provider: BillingProvider | None = None,
 ) -> None:
-    """One background round: trial notices due, and grace periods that ran out."""
+    """One background round: trial notices due, grace periods that ran out, and overage
+    owed to Stripe."""
     now = now or datetime.now(UTC)
     async with database.scoped(PLATFORM) as session:
         due = list(
@@ -170,14 +179,17 @@ async def billing_round(
                     Subscription.status == GRACE,
                     Subscription.past_due_since
                     <= now - timedelta(days=settings.billing_grace_days),
+                    Subscription.grace_ended_at.is_(None),
                 )
             )
         )
         for row in lapsed:
+            # Once: a plan an admin gives afterwards is not taken again every round.
+            row.grace_ended_at = now
             await settle(
                 session, Owner(row.hub_name, row.tenant_id), now, settings.billing_grace_days
             )
         await session.commit()
         await mail_trial_ending(session, settings)
     if settings.billing_enabled:
-        await send_overage(database, BillingProvider(settings))
+        await send_overage(database, provider or BillingProvider(settings))

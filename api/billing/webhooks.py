@@ -22,7 +22,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.billing import purchases, trials
-from api.billing.provider import BillingProvider, billing_of
+from api.billing.provider import (
+    BillingProvider,
+    StripeRefused,
+    StripeUnavailable,
+    billing_of,
+)
 from api.billing.subscriptions import apply_subscription, lock_subscription
 from api.core.config import Settings
 from api.core.tenancy import PLATFORM, set_scope
@@ -100,7 +105,7 @@ async def stripe_webhook(request: Request, session: SessionDep) -> JSONResponse:
         return JSONResponse({"received": True, "duplicate": True})
     try:
         handled = await handle(session, billing_of(request), settings, event)
-    except stripe.StripeError as exc:
+    except (stripe.StripeError, StripeUnavailable, StripeRefused) as exc:
         await session.rollback()
         log.warning("webhook %s (%s): Stripe failed: %s", event.id, event.type, exc)
         return _problem(503, "Stripe could not be reached to read the event's objects; retry.")
@@ -130,7 +135,7 @@ async def handle(
         checkout = await provider.client.v1.checkout.sessions.retrieve_async(str(data["id"]))
         await complete_checkout(session, provider, checkout, now, grace)
         return True
-    if event.type in {"charge.refunded", "charge.refund.updated"}:
+    if event.type == "charge.refunded":
         await purchases.refund(session, provider, str(data["id"]), now)
         return True
     log.info("webhook %s: type %s is not used", event.id, event.type)

@@ -99,6 +99,8 @@ class Subscription(Timestamped, Base):
     current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, server_default="false")
     past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the grace period of a failed payment ran out and the plan was settled (once).
+    grace_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     trial_notice_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Stripe's own "created" of the subscription: the newest of several decides.
     stripe_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

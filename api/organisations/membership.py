@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -23,10 +24,11 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import HubUser
+from api.billing.subscriptions import personal_plan
 from api.core.tenancy import PLATFORM, SCOPE_KEY, Scope, scope_of, set_scope
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.events import append_event
-from api.models import Account, Tenant, UserProfile
+from api.models import Account, Plan, Tenant, UserProfile
 from api.models.organisation import TENANT_ROLES
 from api.models.profile import DEFAULT_PLAN
 from api.models.tenant import ORGANISATION_KINDS
@@ -320,9 +322,24 @@ async def join(
         how=how,
     )
     if tenant.member_plan_code is not None:
-        assign_plan(
-            session, profile, tenant.member_plan_code, actor=profile.hub_name, tenant=tenant
-        )
+        target = tenant.member_plan_code
+        own = await own_subscription_plan(session, profile.hub_name)
+        if own is not None and await _larger(session, own, target):
+            target = own  # what they pay for themselves is kept
+        assign_plan(session, profile, target, actor=profile.hub_name, tenant=tenant)
+
+
+async def own_subscription_plan(session: AsyncSession, hub_name: str) -> str | None:
+    """The plan the person's own subscription grants now (their billing rows are theirs:
+    read across organisations, so an admin's action sees them too)."""
+    async with across_organisations(session):
+        return await personal_plan(session, hub_name, datetime.now(UTC), grace_days=0)
+
+
+async def _larger(session: AsyncSession, code: str, than: str) -> bool:
+    rows = await session.execute(select(Plan.code, Plan.rank).where(Plan.code.in_([code, than])))
+    ranks = {plan_code: rank for plan_code, rank in rows}
+    return ranks.get(code, -1) > ranks.get(than, -1)
 
 
 def assign_plan(
@@ -448,7 +465,9 @@ async def _leave_rows(
     _record(session, tenant, profile.hub_name, type, actor)
     # A plan an organisation gives ends with the membership: back to the default plan
     # (written in the organisation's scope, while the person is still in it).
-    assign_plan(session, profile, DEFAULT_PLAN, actor=actor, tenant=tenant)
+    # Their own subscription's plan, if they pay for one, comes back.
+    own = await own_subscription_plan(session, profile.hub_name)
+    assign_plan(session, profile, own or DEFAULT_PLAN, actor=actor, tenant=tenant)
     await session.flush()
     profile.tenant_id = None
     profile.tenant_role = None

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import stripe
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from api.billing import billing_page_url, catalogue, checkout, purchases
-from api.billing.provider import billing_of
+from api.billing.provider import StripeUnavailable, billing_of
 from api.billing.subscriptions import Owner, subscriptions_of
 from api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from api.errors import NotFound
@@ -177,5 +178,10 @@ async def purchase_bundle(
 async def sync_catalogue(
     request: Request, _: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> list[SyncedPlanOut]:
-    synced = await catalogue.sync_catalogue(session, billing_of(request), settings)
+    try:
+        synced = await catalogue.sync_catalogue(session, billing_of(request), settings)
+    except stripe.StripeError as exc:
+        raise StripeUnavailable(
+            f"Stripe failed during the sync: {exc.user_message or exc}"
+        ) from exc
     return [SyncedPlanOut(**vars(plan)) for plan in synced]

@@ -171,6 +171,7 @@ def upgrade() -> None:
         sa.Column("current_period_end", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancel_at_period_end", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("past_due_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("grace_ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("trial_notice_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("stripe_created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(

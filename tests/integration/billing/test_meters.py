@@ -22,6 +22,7 @@ from api.core.db import Database
 from api.core.names import QUOTA_SERVICE
 from api.core.tenancy import person_scope
 from api.generation.agents import StepContext, StepOutcome
+from api.generation.agents.base import Phase
 from api.generation.pipeline import run_project
 from api.models import (
     BillingCustomer,
@@ -33,7 +34,9 @@ from api.models import (
     UsageNotice,
     UserProfile,
 )
-from api.patterns.embedder import EMBEDDING_DIMENSION, Embedder
+from api.models.billing import METERS
+from api.models.pattern import EMBEDDING_DIMENSION
+from api.patterns.embedder import Embedder
 from tests.support.accounts import create_account, mail_settings
 from tests.support.api import in_process_api
 from tests.support.billing import organisation, stripe_id
@@ -236,6 +239,8 @@ async def test_a_pattern_applied_through_its_endpoint_is_a_pattern_use(
 
 
 class QuickStep:
+    phase: Phase = "build"
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -397,7 +402,7 @@ async def test_an_organisations_admin_reads_its_sums_and_no_other_organisations(
     # Row-level security itself: the other organisation's admin reads none of these rows.
     async with database.sessionmaker() as session:
         await person_scope(session, other_admin)
-        assert await meters.organisation_today(session, first) == dict.fromkeys(meters.METERS, 0)
+        assert await meters.organisation_today(session, first) == dict.fromkeys(METERS, 0)
         seen = await session.scalar(
             select(func.count()).select_from(UsageMeter).where(UsageMeter.tenant_id == first)
         )

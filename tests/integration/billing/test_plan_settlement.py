@@ -5,11 +5,12 @@ organisation's subscription gives its plan and seats to every member."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
-from api.billing.subscriptions import Owner, settle
+from api.billing.subscriptions import Owner, plan_sold_by, settle
 from api.billing.trials import billing_round
 from api.core.config import Settings
 from api.core.db import Database
@@ -125,16 +126,84 @@ async def test_an_organisation_subscription_gives_plan_and_seats_then_ends(
     assert [await plan_of(database, name) for name in names] == ["free"] * 3
 
 
-async def test_a_member_keeps_their_own_larger_subscription(database: Database) -> None:
-    tenant_id, names = await organisation(database, members=2)
-    await subscription_row(database, plan_code="team", status="active", hub_name=names[1])
-    await subscription_row(
-        database, plan_code="pro", status="active", tenant_id=tenant_id, quantity=2
+async def test_members_get_the_larger_plan_and_keep_what_they_pay_for(
+    database: Database,
+) -> None:
+    tenant_id, names = await organisation(database, members=3)
+    payer, imported = names[1], names[2]
+    await subscription_row(database, plan_code="pro", status="active", hub_name=payer)
+    await settle_now(database, Owner(hub_name=payer))
+    subscription = await subscription_row(
+        database, plan_code="team", status="trialing", tenant_id=tenant_id, quantity=3
     )
-    # (an organisation buys per-seat plans; pro here only to have a smaller plan)
     await settle_now(database, Owner(tenant_id=tenant_id))
-    assert await plan_of(database, names[0]) == "pro"
-    assert await plan_of(database, names[1]) == "team"
+    assert await plan_of(database, payer) == "team"  # the larger of the two
+    assert await settle_person_again(database, payer) == "team"  # an invoice does not lower it
+    async with database.sessionmaker() as session:
+        profile = await session.scalar(select(UserProfile).where(UserProfile.hub_name == imported))
+        assert profile is not None
+        profile.plan_code = "pro"  # an import gave a plan under the organisation's ceiling
+        await session.commit()
+
+    await set_status(database, subscription, "canceled")
+    await settle_now(database, Owner(tenant_id=tenant_id))
+    assert await plan_of(database, names[0]) == "free"
+    assert await plan_of(database, payer) == "pro"  # their own subscription again
+    assert await plan_of(database, imported) == "free"  # nothing the organisation gave stays
+
+
+async def settle_person_again(database: Database, name: str) -> str:
+    await settle_now(database, Owner(hub_name=name))
+    return await plan_of(database, name)
+
+
+async def test_plans_a_subscription_may_not_give_are_not_granted(database: Database) -> None:
+    # A plan switched to in Stripe's portal: the student plan without student status, a
+    # per-seat plan for one person, a plan for one person for an organisation.
+    student = await person_with_plan(database, "free")
+    await subscription_row(database, plan_code="student", status="active", hub_name=student)
+    seat = await person_with_plan(database, "free")
+    await subscription_row(database, plan_code="team", status="active", hub_name=seat)
+    for name in (student, seat):
+        await settle_now(database, Owner(hub_name=name))
+        assert await plan_of(database, name) == "free"
+    tenant_id, names = await organisation(database, members=1)
+    await subscription_row(database, plan_code="pro", status="active", tenant_id=tenant_id)
+    await settle_now(database, Owner(tenant_id=tenant_id))
+    async with database.sessionmaker() as session:
+        tenant = await session.get(Tenant, tenant_id)
+    assert tenant is not None and tenant.plan_code is None
+    assert await plan_of(database, names[0]) == "free"
+
+
+async def test_a_lapsed_grace_period_is_settled_once(database: Database) -> None:
+    name = await person_with_plan(database, "free")
+    failed = datetime.now(UTC) - timedelta(days=GRACE_DAYS + 1)
+    await subscription_row(
+        database, plan_code="pro", status="past_due", hub_name=name, past_due_since=failed
+    )
+    settings = Settings(_env_file=None, billing_grace_days=GRACE_DAYS)
+    await billing_round(database, settings)
+    assert await plan_of(database, name) == "free"
+    async with database.sessionmaker() as session:
+        profile = await session.scalar(select(UserProfile).where(UserProfile.hub_name == name))
+        assert profile is not None
+        profile.plan_code = "pro"  # an admin helps out while Stripe still retries
+        await session.commit()
+    await billing_round(database, settings)
+    assert await plan_of(database, name) == "pro"
+
+
+async def test_a_replaced_price_still_names_its_plan(database: Database) -> None:
+    old_price = SimpleNamespace(id="price_before_the_change", metadata={"plan": "pro"})
+    by_product = SimpleNamespace(id="price_older_still", metadata={}, product="datazentr_team")
+    async with database.sessionmaker() as session:
+        plan = await plan_sold_by(session, old_price, None)
+        assert plan is not None and plan.code == "pro"
+        plan = await plan_sold_by(session, by_product, None)
+        assert plan is not None and plan.code == "team"
+        unknown = SimpleNamespace(id="price_elsewhere", metadata={}, product="prod_other")
+        assert await plan_sold_by(session, unknown, None) is None
 
 
 async def test_a_trial_ending_in_three_days_is_mailed_and_noticed_once(

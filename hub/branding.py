@@ -117,17 +117,24 @@ class MemberBrands:
             task.add_done_callback(lambda _: self._fetching.pop(name, None))
         return PendingBrand(task, fallback, self.wait_seconds)
 
+    # What is fetched: the api's internal path and what it is called in the log.
+    path = "branding"
+    what = "branding"
+
+    def parse(self, data: Any) -> Brand | None:
+        return brand_from(data)
+
     async def _fetch(self, name: str, fallback: Brand | None) -> Brand | None:
-        url = f"{self.api_url}internal/branding/{quote(name, safe='')}"
+        url = f"{self.api_url}internal/{self.path}/{quote(name, safe='')}"
         try:
             async with httpx.AsyncClient(
                 timeout=self.timeout_seconds, transport=self._transport
             ) as client:
                 answer = await client.get(url, headers={"Authorization": f"token {self.token}"})
             answer.raise_for_status()
-            brand = brand_from(answer.json())
+            brand = self.parse(answer.json())
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("the branding of %s could not be read from the api: %s", name, exc)
+            log.warning("the %s of %s could not be read from the api: %s", self.what, name, exc)
             self._known[name] = _Known(fallback, time.monotonic() + self.failure_ttl_seconds)
             return fallback
         self._known[name] = _Known(brand, time.monotonic() + self.ttl_seconds)

@@ -11,14 +11,10 @@ api's answer, ``{"notices": [...], "upgrade_url": ...}``, or None.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
-from urllib.parse import quote
-
-import httpx
 
 from api.core.config import Settings
-from hub.branding import Brand, MemberBrands, _Known
+from hub.branding import Brand, MemberBrands
 from hub.platform_api import internal_api_url
 
 log = logging.getLogger(__name__)
@@ -52,18 +48,8 @@ class UsageNotices(MemberBrands):
     def from_settings(cls, settings: Settings) -> UsageNotices:
         return cls(internal_api_url(settings), settings.quota_service_token)
 
-    async def _fetch(self, name: str, fallback: Brand | None) -> Brand | None:
-        url = f"{self.api_url}internal/usage-notices/{quote(name, safe='')}"
-        try:
-            async with httpx.AsyncClient(
-                timeout=self.timeout_seconds, transport=self._transport
-            ) as client:
-                answer = await client.get(url, headers={"Authorization": f"token {self.token}"})
-            answer.raise_for_status()
-            notices = notices_from(answer.json())
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("the usage notices of %s could not be read from the api: %s", name, exc)
-            self._known[name] = _Known(fallback, time.monotonic() + self.failure_ttl_seconds)
-            return fallback
-        self._known[name] = _Known(notices, time.monotonic() + self.ttl_seconds)
-        return notices
+    path = "usage-notices"
+    what = "usage notices"
+
+    def parse(self, data: Any) -> Brand | None:
+        return notices_from(data)

@@ -153,6 +153,19 @@ async def billing(request: Request, db: SessionDep, checkout: str = "", done: st
     return await billing_page(request, db, account, done_message=DONE.get(done, ""))
 
 
+async def _signed_form(
+    request: Request, db: SessionDep, here: str
+) -> tuple[Account, dict[str, str]] | Response:
+    """The signed-in account and its form (token checked), or the page to go to instead."""
+    account = await signed_in_account(request, db, here)
+    if not isinstance(account, Account):
+        return account
+    fields = await form_or_problem(request, account=account)
+    if isinstance(fields, Response):
+        return fields
+    return account, fields
+
+
 async def _refused(request: Request, db: SessionDep, account: Account, exc: ApiError) -> Response:
     await forget_changes(db, account)
     return await billing_page(request, db, account, **refusal(exc))
@@ -160,12 +173,10 @@ async def _refused(request: Request, db: SessionDep, account: Account, exc: ApiE
 
 @router.post("/billing/checkout")
 async def start_checkout(request: Request, db: SessionDep) -> Response:
-    account = await signed_in_account(request, db, HERE)
-    if not isinstance(account, Account):
-        return account
-    fields = await form_or_problem(request, account=account)
-    if isinstance(fields, Response):
-        return fields
+    sent = await _signed_form(request, db, HERE)
+    if isinstance(sent, Response):
+        return sent
+    account, fields = sent
     settings = settings_of(request)
     try:
         provider = billing_of(request)
@@ -179,12 +190,10 @@ async def start_checkout(request: Request, db: SessionDep) -> Response:
 
 @router.post("/billing/portal")
 async def open_portal(request: Request, db: SessionDep) -> Response:
-    account = await signed_in_account(request, db, HERE)
-    if not isinstance(account, Account):
-        return account
-    fields = await form_or_problem(request, account=account)
-    if isinstance(fields, Response):
-        return fields
+    sent = await _signed_form(request, db, HERE)
+    if isinstance(sent, Response):
+        return sent
+    account, _ = sent
     settings = settings_of(request)
     try:
         url = await checkout.portal_url(
@@ -245,12 +254,10 @@ async def _bundle_page(
 @router.post("/billing/bundles/{bundle_id}")
 async def buy_bundle(request: Request, db: SessionDep, bundle_id: uuid.UUID) -> Response:
     here = f"{HERE}/bundles/{bundle_id}"
-    account = await signed_in_account(request, db, here)
-    if not isinstance(account, Account):
-        return account
-    fields = await form_or_problem(request, account=account)
-    if isinstance(fields, Response):
-        return fields
+    sent = await _signed_form(request, db, here)
+    if isinstance(sent, Response):
+        return sent
+    account, _ = sent
     settings = settings_of(request)
     try:
         provider = billing_of(request)

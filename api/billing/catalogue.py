@@ -15,7 +15,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-import stripe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,11 +53,10 @@ class SyncedPlan:
 async def _product(provider: BillingProvider, plan: Plan, created: list[str]) -> str:
     client = provider.client.v1.products
     name = f"{plan.name} plan"
-    try:
-        product = await client.retrieve_async(product_id(plan))
-    except stripe.InvalidRequestError as exc:
-        if exc.http_status != 404:
-            raise
+    product = await provider.find(
+        "reading the plan's product", lambda: client.retrieve_async(product_id(plan))
+    )
+    if product is None:
         product = await client.create_async(
             {
                 "id": product_id(plan),

@@ -7,6 +7,7 @@ customer in Stripe, and the row's unique owner index makes one row here.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -16,30 +17,39 @@ from api.billing.provider import BillingProvider
 from api.models import BillingCustomer
 
 
-async def _existing(session: AsyncSession, where: object) -> str | None:
-    found = await session.scalar(select(BillingCustomer.stripe_customer_id).where(where))  # type: ignore[arg-type]
-    return str(found) if found else None
+async def _customer(
+    session: AsyncSession,
+    provider: BillingProvider,
+    owner: dict[str, Any],
+    *,
+    name: str,
+    email: str | None,
+) -> str:
+    """The customer of ``owner`` (``{"hub_name": ...}`` or ``{"tenant_id": ...}``)."""
+    ((column, value),) = owner.items()
+    where = getattr(BillingCustomer, column) == value
+    found = await session.scalar(select(BillingCustomer.stripe_customer_id).where(where))
+    if found:
+        return str(found)
+    key = f"customer:{'user' if column == 'hub_name' else 'tenant'}:{value}"
+    customer = await provider.create_customer(
+        email=email, name=name, metadata={column: str(value)}, key=key
+    )
+    await session.execute(
+        insert(BillingCustomer)
+        .values(stripe_customer_id=customer.id, email=email, **owner)
+        .on_conflict_do_nothing()
+    )
+    await session.commit()
+    # Two first purchases at once: the row that was written first is the one.
+    found = await session.scalar(select(BillingCustomer.stripe_customer_id).where(where))
+    return str(found or customer.id)
 
 
 async def customer_for_person(
     session: AsyncSession, provider: BillingProvider, hub_name: str, email: str | None
 ) -> str:
-    found = await _existing(session, BillingCustomer.hub_name == hub_name)
-    if found:
-        return found
-    customer = await provider.create_customer(
-        email=email,
-        name=hub_name,
-        metadata={"hub_name": hub_name},
-        key=f"customer:user:{hub_name}",
-    )
-    await session.execute(
-        insert(BillingCustomer)
-        .values(stripe_customer_id=customer.id, hub_name=hub_name, email=email)
-        .on_conflict_do_nothing()
-    )
-    await session.commit()
-    return await _existing(session, BillingCustomer.hub_name == hub_name) or customer.id
+    return await _customer(session, provider, {"hub_name": hub_name}, name=hub_name, email=email)
 
 
 async def customer_for_organisation(
@@ -49,19 +59,4 @@ async def customer_for_organisation(
     name: str,
     email: str | None,
 ) -> str:
-    found = await _existing(session, BillingCustomer.tenant_id == tenant_id)
-    if found:
-        return found
-    customer = await provider.create_customer(
-        email=email,
-        name=name,
-        metadata={"tenant_id": str(tenant_id)},
-        key=f"customer:tenant:{tenant_id}",
-    )
-    await session.execute(
-        insert(BillingCustomer)
-        .values(stripe_customer_id=customer.id, tenant_id=tenant_id, email=email)
-        .on_conflict_do_nothing()
-    )
-    await session.commit()
-    return await _existing(session, BillingCustomer.tenant_id == tenant_id) or customer.id
+    return await _customer(session, provider, {"tenant_id": tenant_id}, name=name, email=email)

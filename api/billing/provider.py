@@ -74,7 +74,8 @@ class BillingProvider:
         try:
             return await request()
         except stripe.InvalidRequestError as exc:
-            log.warning("Stripe refused %s: %s", doing, exc.user_message or exc)
+            if exc.http_status != 404:  # (not knowing an object is often the expected answer)
+                log.warning("Stripe refused %s: %s", doing, exc.user_message or exc)
             raise StripeRefused(
                 f"Stripe refused {doing}: {exc.user_message or 'the request was invalid'}."
             ) from exc
@@ -84,32 +85,29 @@ class BillingProvider:
                 f"Stripe did not answer while {doing}; nothing was charged. Try again in a minute."
             ) from exc
 
-    async def product_exists(self, product_id: str) -> bool:
+    async def find(self, doing: str, request: Callable[[], Awaitable[T]]) -> T | None:
+        """Like :meth:`call`, but None for an object Stripe does not know (404)."""
         try:
-            await self.client.v1.products.retrieve_async(product_id)
-        except stripe.InvalidRequestError as exc:
-            if exc.http_status == 404:
-                return False
-            raise StripeRefused(f"Stripe refused to read the product {product_id}.") from exc
-        except stripe.StripeError as exc:
-            raise StripeUnavailable(
-                "Stripe did not answer; nothing was charged. Try again in a minute."
-            ) from exc
-        return True
+            return await self.call(doing, request)
+        except StripeRefused as exc:
+            cause = exc.__cause__
+            if isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404:
+                return None
+            raise
+
+    async def product_exists(self, product_id: str) -> bool:
+        found = await self.find(
+            "reading the product", lambda: self.client.v1.products.retrieve_async(product_id)
+        )
+        return found is not None
 
     # Objects are re-fetched by id: a webhook's payload may be older than Stripe's state.
 
     async def subscription(self, subscription_id: str) -> stripe.Subscription | None:
-        try:
-            return await self.client.v1.subscriptions.retrieve_async(subscription_id)
-        except stripe.InvalidRequestError as exc:
-            if exc.http_status == 404:
-                return None
-            raise StripeRefused(f"Stripe refused to read the subscription: {exc}") from exc
-        except stripe.StripeError as exc:
-            raise StripeUnavailable(
-                "Stripe did not answer while reading the subscription; try again in a minute."
-            ) from exc
+        return await self.find(
+            "reading the subscription",
+            lambda: self.client.v1.subscriptions.retrieve_async(subscription_id),
+        )
 
     async def checkout_session(self, session_id: str) -> stripe.checkout.Session:
         return await self.call(

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.billing import billing_page_url
 from api.billing.customers import customer_for_organisation, customer_for_person
 from api.billing.provider import BillingProvider, checkout_address, metadata_of
+from api.billing.purchases import KIND, owns
 from api.billing.subscriptions import (
     Owner,
     apply_subscription,
@@ -264,7 +265,8 @@ async def finish_checkout(
     checkout_id: str,
     tenant_id: uuid.UUID | None = None,
 ) -> str:
-    """Apply the checkout ``account`` came back from; what it bought, for the page."""
+    """Apply the checkout ``account`` came back from; what it gave ("plan" or "bundle"),
+    or "open" while nothing is granted yet: the page says "active" only when it is."""
     checkout = await provider.checkout_session(checkout_id)
     metadata = metadata_of(checkout)
     mine = metadata.get("hub_name") == account.username or (
@@ -274,9 +276,17 @@ async def finish_checkout(
         raise Forbidden("This checkout is someone else's.")
     if checkout.status != "complete":
         return "open"
+    now = datetime.now(UTC)
     async with across_organisations(session):
-        await complete_checkout(
-            session, provider, checkout, datetime.now(UTC), settings.billing_grace_days
-        )
+        await complete_checkout(session, provider, checkout, now, settings.billing_grace_days)
         await session.commit()
-    return str(metadata.get("kind") or "plan")
+        if metadata.get("kind") == KIND:
+            bought = await owns(session, account.username, uuid.UUID(metadata["bundle_id"]))
+            return "bundle" if bought else "open"
+        subscription = checkout.subscription
+        subscription_id = (
+            subscription if isinstance(subscription, str) else getattr(subscription, "id", None)
+        )
+        row = await session.get(Subscription, subscription_id) if subscription_id else None
+        granted = row is not None and grants(row, now, settings.billing_grace_days)
+    return "plan" if granted else "open"

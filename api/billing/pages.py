@@ -47,7 +47,9 @@ ORGANISATION_BILLING = f"{ORGANISATION}/billing"
 DONE = {
     "plan": "Thank you: your new plan is active.",
     "bundle": "Thank you: the bundle is yours and installed in your library.",
-    "open": "The checkout is not finished yet; when Stripe confirms it, your plan changes.",
+    "open": (
+        "Stripe has not confirmed the payment yet; once it does, this page shows what you bought."
+    ),
     "cancelled": "The checkout was cancelled; nothing was charged.",
     "seats": "The seats were changed; Stripe prorates the difference.",
 }

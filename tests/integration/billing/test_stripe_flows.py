@@ -417,3 +417,19 @@ async def test_overage_is_reported_to_stripe_once(site: BillingSite, database: D
         await session.commit()
     assert await send_overage(database, provider) >= 1
     assert len([e for e in site.stripe.meter_events() if e["identifier"] == identifier]) == 1
+
+
+async def test_coming_back_before_paying_claims_nothing(
+    site: BillingSite, database: Database
+) -> None:
+    async with signed_in(site, database) as (browser, person):
+        chosen = await send_form(
+            browser, BILLING_PAGE, f"{BILLING_PAGE}/checkout", {"plan": "pro", "interval": "month"}
+        )
+        checkout_id = chosen.headers["location"].rsplit("/", 1)[1]
+        back = await browser.get(f"{BILLING_PAGE}?checkout={checkout_id}")
+        assert back.headers["location"].endswith("done=open")
+        page = await browser.get(back.headers["location"])
+    assert "has not confirmed the payment yet" in page.text
+    assert "your new plan is active" not in page.text
+    assert await plan_of(database, person.username) in (None, "free")
